@@ -46,6 +46,8 @@ class Record:
     turns: tuple[Turn, ...]
     label: str | None = None
     source: str = ""
+    # The record format it was read from; `text_label` records have no response side.
+    format: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -120,14 +122,16 @@ def records_from_batch(batch: pa.RecordBatch | pa.Table) -> list[Record]:
     turns = batch.column("turns").to_pylist()
     labels = batch.column("label").to_pylist()
     sources = batch.column("source").to_pylist()
+    formats = batch.column("format").to_pylist()
     return [
         Record(
             id=rid,
             turns=tuple(Turn(Role(t["role"]), t["content"]) for t in rturns),
             label=label,
             source=source,
+            format=fmt,
         )
-        for rid, rturns, label, source in zip(ids, turns, labels, sources, strict=True)
+        for rid, rturns, label, source, fmt in zip(ids, turns, labels, sources, formats, strict=True)
     ]
 
 
