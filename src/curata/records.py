@@ -140,9 +140,7 @@ def side_texts(batch: pa.RecordBatch | pa.Table, key: DedupKey) -> list[str]:
     roles = {"prompt": PROMPT_ROLES, "response": RESPONSE_ROLES}.get(key)
     out: list[str] = []
     for rturns in batch.column("turns").to_pylist():
-        out.append(
-            TURN_SEPARATOR.join(t["content"] for t in rturns if roles is None or t["role"] in roles)
-        )
+        out.append(TURN_SEPARATOR.join(t["content"] for t in rturns if roles is None or t["role"] in roles))
     return out
 
 

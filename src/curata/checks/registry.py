@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -88,8 +88,9 @@ def record_check(
     """Register a per-record check (a function or a class); see the module docstring."""
 
     def decorate(target: Any) -> Any:
+        build: Callable[[BaseModel], RecordCheck]
         if inspect.isclass(target):
-            build: Callable[[BaseModel], RecordCheck] = target
+            build = cast(Callable[[BaseModel], RecordCheck], target)
         else:
 
             def build(config: BaseModel) -> RecordCheck:

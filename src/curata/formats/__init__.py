@@ -14,9 +14,8 @@ from curata.formats.prompt_completion import PromptCompletion
 from curata.formats.sharegpt import ShareGPT
 from curata.formats.text_label import TextLabel
 
-FORMATS: dict[str, type[RecordFormat]] = {
-    f.name: f for f in sorted((Alpaca, Dolly, ShareGPT, Messages, PromptCompletion, TextLabel), key=lambda f: f.priority)
-}
+ALL_FORMATS: tuple[type[RecordFormat], ...] = (Alpaca, Dolly, ShareGPT, Messages, PromptCompletion, TextLabel)
+FORMATS: dict[str, type[RecordFormat]] = {f.name: f for f in sorted(ALL_FORMATS, key=lambda f: f.priority)}
 FORMAT_NAMES = tuple(FORMATS)
 
 

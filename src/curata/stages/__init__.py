@@ -1,1 +1,22 @@
-"""stages"""
+"""Pipeline stages. Importing this package registers the built-in ones."""
+
+from curata.stages import checks, decide, dedup_exact, normalize, quality, stats
+from curata.stages.base import DatasetStage, DatasetView, DecisionStage, RowStage, Stage, StageKind
+from curata.stages.registry import STAGES, register_stage
+
+__all__ = [
+    "STAGES",
+    "DatasetStage",
+    "DatasetView",
+    "DecisionStage",
+    "RowStage",
+    "Stage",
+    "StageKind",
+    "checks",
+    "decide",
+    "dedup_exact",
+    "normalize",
+    "quality",
+    "register_stage",
+    "stats",
+]

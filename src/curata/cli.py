@@ -1,0 +1,183 @@
+"""The `curata` command: parse arguments, call the library, print. No logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from curata.errors import CurataError
+from curata.formats import FORMAT_NAMES
+
+app = typer.Typer(
+    name="curata",
+    help="Curate LLM fine-tuning datasets: clean, dedup, balance, check, and show why.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+recipe_app = typer.Typer(help="Show and validate recipes.", no_args_is_help=True)
+app.add_typer(recipe_app, name="recipe")
+
+console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+FormatOption = Annotated[
+    str | None,
+    typer.Option("--format", help=f"input record format ({', '.join(FORMAT_NAMES)}); detected if omitted"),
+]
+
+
+def fail(message: str, code: int) -> None:
+    print(f"curata: error: {message}", file=sys.stderr, flush=True)
+    raise typer.Exit(code)
+
+
+def friendly_errors(func: F) -> F:
+    """Errors a user can act on print as one line, without a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except CurataError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted; run the same command again to resume", 130)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@friendly_errors
+def run(
+    inputs: Annotated[list[str], typer.Argument(help="input files, globs or dataset directories")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="output directory (the run contract)")],
+    recipe: Annotated[str | None, typer.Option(help="recipe YAML (default: the built-in recipe)")] = None,
+    format: FormatOption = None,
+    export_format: Annotated[
+        str | None, typer.Option(help=f"write curated records in this format ({', '.join(FORMAT_NAMES)})")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="stop at the first bad line (exit code 2)")] = False,
+    workers: Annotated[int | None, typer.Option(help="worker processes (default: all cores)")] = None,
+    batch_rows: Annotated[int, typer.Option(help="records per batch")] = 8192,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+) -> None:
+    """Curate INPUTS into OUT: curated.jsonl, rejected.jsonl, findings.jsonl, signals.parquet, report.html."""
+    from curata.progress import make_reporter
+    from curata.runner import RunOptions
+    from curata.runner import run as run_job
+
+    options = RunOptions(list(inputs), out, recipe, format, export_format, strict, workers, batch_rows)
+    with make_reporter(quiet) as reporter:
+        result = run_job(options, reporter)
+    if not quiet:
+        print_result(result.summary, out)
+
+
+def print_result(summary: dict[str, Any], out: Path) -> None:
+    totals = summary["totals"]
+    console.print(
+        f"[bold]{totals['records']:,}[/] records: [blue]{totals['kept']:,} kept[/], "
+        f"[red]{totals['rejected']:,} rejected[/], {totals['bad_lines']:,} bad lines "
+        f"in {summary['total_seconds']:.1f}s"
+    )
+    reasons = summary.get("rejected_by_reason", {})
+    if reasons:
+        console.print(
+            "rejected by reason: " + ", ".join(f"{k} {v:,}" for k, v in reasons.items()), highlight=False
+        )
+    console.print(f"report: {out / 'report.html'}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def inspect(
+    inputs: Annotated[list[str], typer.Argument(help="input files, globs or dataset directories")],
+    format: FormatOption = None,
+    samples: Annotated[int, typer.Option(help="sample records to show")] = 3,
+    limit: Annotated[int | None, typer.Option(help="read at most this many records per input")] = None,
+) -> None:
+    """Print each input's detected format, counts, field statistics and sample records."""
+    from curata.inspect import inspect_inputs, print_inspection
+
+    print_inspection(inspect_inputs(list(inputs), format, samples, limit), console)
+
+
+@app.command()
+@friendly_errors
+def demo(
+    out: Annotated[Path, typer.Option("-o", "--out", help="output directory")] = Path("demo-out"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Run the default recipe on the bundled sample and print where the report is."""
+    from curata.progress import make_reporter
+    from curata.runner import RunOptions
+    from curata.runner import run as run_job
+
+    data = resources.files("curata").joinpath("data", "demo")
+    inputs = sorted(
+        str(p) for p in Path(str(data)).iterdir() if not p.name.startswith(("README", "ATTRIBUTION"))
+    )
+    console.print(
+        f"curating the bundled sample ({len(inputs)} files from public datasets, see {data}/README.md)"
+    )
+    with make_reporter(quiet) as reporter:
+        result = run_job(RunOptions(inputs, out), reporter)
+    print_result(result.summary, out)
+
+
+@recipe_app.command("show")
+@friendly_errors
+def recipe_show(name: Annotated[str, typer.Argument(help="built-in recipe name")] = "default") -> None:
+    """Print a built-in recipe (the default one unless named)."""
+    from curata.recipe import builtin_recipe_text
+
+    try:
+        print(builtin_recipe_text(name), end="")
+    except FileNotFoundError:
+        raise CurataError(f"no built-in recipe named '{name}'") from None
+
+
+@recipe_app.command("validate")
+@friendly_errors
+def recipe_validate(path: Annotated[str, typer.Argument(help="recipe YAML file")]) -> None:
+    """Check a recipe without running it."""
+    from curata.pipeline import build_plan
+    from curata.recipe import load_recipe
+
+    plan = build_plan(load_recipe(path), "validate")
+    console.print(
+        f"{path}: valid, {len(plan.stages)} stages: " + ", ".join(p.name for p in plan.stages),
+        highlight=False,
+    )
+
+
+@app.command("checks")
+def list_checks() -> None:
+    """List every check code with its default action and threshold."""
+    from rich.table import Table
+
+    import curata.stages  # noqa: F401 - registers the dataset-level codes
+    from curata.checks import CHECKS
+
+    table = Table("code", "default action", "threshold", "kind", "meaning")
+    for code, info in sorted(CHECKS.items()):
+        kind = "dataset" if info.dataset_level else "record"
+        table.add_row(code, info.default_action, f"{info.default_threshold:g}", kind, info.description)
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Normalisation for comparing texts, never for writing them: two records that differ only in case,
+whitespace, punctuation or Unicode compatibility forms compare equal."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from collections.abc import Iterable
+
+import xxhash
+
+PUNCTUATION_TABLE = {
+    cp: " " for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")
+}
+
+
+def normalize_for_comparison(text: str) -> str:
+    """NFKC, case-folded, punctuation dropped, whitespace collapsed to single spaces."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(PUNCTUATION_TABLE)
+    return " ".join(text.split())
+
+
+def normalized_digest(text: str) -> bytes:
+    """A 16-byte xxh3-128 digest of the normalised text: the exact-duplicate key."""
+    return xxhash.xxh3_128_digest(normalize_for_comparison(text).encode("utf-8"))
+
+
+def normalized_digests(texts: Iterable[str]) -> list[bytes]:
+    return [normalized_digest(t) for t in texts]

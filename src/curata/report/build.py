@@ -1,0 +1,202 @@
+"""report.html: one self-contained page (plotly.js inlined once, no network at view time).
+
+The page is a list of sections; each section is built by a function of the run's summary, its
+signal table and the examples kept while writing, so new capabilities add a section function.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import pyarrow as pa
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+from curata import __version__
+
+PALETTE = {"all": "#94a3b8", "kept": "#2563eb", "drop": "#dc2626", "flag": "#d97706", "ok": "#16a34a"}
+
+
+@dataclass
+class ReportContext:
+    summary: dict[str, Any]
+    signals: pa.Table
+    examples: dict[str, list[dict[str, Any]]]
+    first_reason: dict[str, int]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Section:
+    anchor: str
+    title: str
+    body: Markup
+
+
+SectionBuilder = Callable[[ReportContext], Section | None]
+SECTIONS: list[SectionBuilder] = []
+
+
+def section(builder: SectionBuilder) -> SectionBuilder:
+    SECTIONS.append(builder)
+    return builder
+
+
+def figure_html(fig: go.Figure, height: int = 340) -> Markup:
+    fig.update_layout(
+        template="plotly_white",
+        height=height,
+        margin={"l": 50, "r": 20, "t": 30, "b": 40},
+        font={"family": "Inter, system-ui, sans-serif", "size": 12},
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return Markup(
+        fig.to_html(
+            full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True}
+        )
+    )
+
+
+def column(ctx: ReportContext, name: str) -> np.ndarray | None:
+    if name not in ctx.signals.column_names:
+        return None
+    return np.asarray(ctx.signals.column(name).to_numpy(zero_copy_only=False))
+
+
+def kept_mask(ctx: ReportContext) -> np.ndarray:
+    kept = column(ctx, "kept")
+    return kept.astype(bool) if kept is not None else np.ones(ctx.signals.num_rows, dtype=bool)
+
+
+def render(template: str, **values: Any) -> Markup:
+    return Markup(ENV.get_template(template).render(**values))
+
+
+@section
+def overview(ctx: ReportContext) -> Section:
+    totals = ctx.summary["totals"]
+    return Section("overview", "Overview", render("overview.html.j2", s=ctx.summary, totals=totals))
+
+
+@section
+def funnel(ctx: ReportContext) -> Section:
+    totals = ctx.summary["totals"]
+    steps = [("input lines", totals["input"])]
+    remaining = totals["input"]
+    if totals["bad_lines"]:
+        remaining -= totals["bad_lines"]
+        steps.append(("− bad lines", remaining))
+    for code in ctx.summary["checks"]:
+        removed = ctx.first_reason.get(code, 0)
+        if removed:
+            remaining -= removed
+            steps.append((f"− {code}", remaining))
+    steps.append(("kept", totals["kept"]))
+    fig = go.Figure(
+        go.Funnel(
+            y=[s[0] for s in steps],
+            x=[s[1] for s in steps],
+            textinfo="value+percent initial",
+            marker={"color": [PALETTE["all"], *[PALETTE["drop"]] * (len(steps) - 2), PALETTE["kept"]]},
+        )
+    )
+    note = Markup("<p class='note'>Each rejected record is counted once, under its first reason.</p>")
+    return Section("funnel", "From input to kept", note + figure_html(fig, 80 + 40 * len(steps)))
+
+
+@section
+def checks(ctx: ReportContext) -> Section:
+    rows = [
+        {"code": code, **info, "examples": ctx.examples.get(code, [])}
+        for code, info in ctx.summary["checks"].items()
+    ]
+    dataset_findings = ctx.summary.get("dataset_findings", [])
+    return Section("checks", "Checks", render("checks.html.j2", rows=rows, dataset_findings=dataset_findings))
+
+
+@section
+def lengths(ctx: ReportContext) -> Section | None:
+    kept = kept_mask(ctx)
+    figures = []
+    for name, title in (("response_tokens", "Response tokens"), ("prompt_tokens", "Prompt tokens")):
+        values = column(ctx, name)
+        if values is None or not len(values):
+            continue
+        upper = float(np.percentile(values, 99)) if len(values) else 1.0
+        bins = {"start": 0, "end": max(upper, 1.0), "size": max(upper / 50, 1.0)}
+        fig = go.Figure()
+        fig.add_histogram(
+            x=values, name="before (all records)", marker_color=PALETTE["all"], xbins=bins, opacity=0.75
+        )
+        fig.add_histogram(
+            x=values[kept], name="after (kept)", marker_color=PALETTE["kept"], xbins=bins, opacity=0.75
+        )
+        fig.update_layout(
+            barmode="overlay",
+            xaxis_title=f"{title.lower()} (up to the 99th percentile)",
+            yaxis_title="records",
+        )
+        figures.append(Markup(f"<h3>{html.escape(title)}</h3>") + figure_html(fig))
+    if not figures:
+        return None
+    return Section("lengths", "Lengths before and after", Markup("").join(figures))
+
+
+@section
+def quality(ctx: ReportContext) -> Section | None:
+    values = column(ctx, "quality")
+    if values is None or not len(values):
+        return None
+    kept = kept_mask(ctx)
+    bins = {"start": 0, "end": 1.0001, "size": 0.025}
+    fig = go.Figure()
+    fig.add_histogram(x=values, name="all records", marker_color=PALETTE["all"], xbins=bins, opacity=0.75)
+    fig.add_histogram(x=values[kept], name="kept", marker_color=PALETTE["kept"], xbins=bins, opacity=0.75)
+    fig.update_layout(barmode="overlay", xaxis_title="quality (0 worst, 1 best)", yaxis_title="records")
+    return Section("quality", "Quality distribution", figure_html(fig))
+
+
+@section
+def class_balance(ctx: ReportContext) -> Section | None:
+    labels = ctx.summary["stats"].get("labels")
+    if not labels:
+        return None
+    names = list(labels["all"])
+    fig = go.Figure()
+    fig.add_bar(x=names, y=[labels["all"][n] for n in names], name="all records", marker_color=PALETTE["all"])
+    fig.add_bar(
+        x=names, y=[labels["kept"].get(n, 0) for n in names], name="kept", marker_color=PALETTE["kept"]
+    )
+    fig.update_layout(barmode="group", xaxis_title="label", yaxis_title="records")
+    return Section("balance", "Class balance", figure_html(fig))
+
+
+@section
+def stages(ctx: ReportContext) -> Section:
+    return Section("stages", "Stages and timings", render("stages.html.j2", stages=ctx.summary["stages"]))
+
+
+ENV = Environment(
+    loader=PackageLoader("curata.report", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def build_report(ctx: ReportContext, path: Path) -> None:
+    sections = [s for builder in SECTIONS if (s := builder(ctx)) is not None]
+    page = ENV.get_template("report.html.j2").render(
+        sections=sections,
+        summary=ctx.summary,
+        version=__version__,
+        plotly_js=Markup(get_plotlyjs()),
+    )
+    path.write_text(page, encoding="utf-8")

@@ -1,0 +1,105 @@
+"""The main job: inputs + recipe -> the run contract in OUT/. Validates everything it can before
+touching OUT/, resumes finished work, and publishes outputs only after the nothing-lost check."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from curata import __version__
+from curata.engines.local import LocalEngine
+from curata.engines.store import PartStore
+from curata.errors import RecipeError
+from curata.formats import get_format
+from curata.ingest import IngestOptions
+from curata.inputs import InputFile, discover
+from curata.outputs import ContractWriter, publish, verify_nothing_lost
+from curata.pipeline import Plan, build_plan, digest
+from curata.progress import Reporter
+from curata.recipe import load_recipe
+from curata.report.build import ReportContext, build_report
+from curata.stages.decide import Decide
+from curata.summary import build_summary
+from curata.workdir import RunDir, write_json
+
+
+@dataclass
+class RunOptions:
+    inputs: list[str]
+    out: Path
+    recipe: str | None = None
+    format: str | None = None
+    export_format: str | None = None
+    strict: bool = False
+    workers: int | None = None
+    batch_rows: int = 8192
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    out: Path
+    summary: dict[str, Any]
+    resumed: bool
+
+
+def input_fingerprint(inputs: list[InputFile], options: RunOptions) -> str:
+    """Changes when an input file or an option that changes ingest does; not with the recipe."""
+    files = []
+    for source in inputs:
+        for path in source.shards or (source.path,):
+            stat = path.stat()
+            files.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
+    return digest(
+        {"curata": __version__, "files": files, "format": options.format, "batch_rows": options.batch_rows}
+    )
+
+
+def validate_options(options: RunOptions) -> None:
+    for name in (options.format, options.export_format):
+        if name is not None:
+            try:
+                get_format(name)
+            except ValueError as exc:
+                raise RecipeError(str(exc)) from None
+
+
+def plan_run(options: RunOptions) -> tuple[list[InputFile], Plan, str]:
+    validate_options(options)
+    inputs = discover(options.inputs)
+    recipe = load_recipe(options.recipe)
+    fingerprint = input_fingerprint(inputs, options)
+    return inputs, build_plan(recipe, fingerprint), fingerprint
+
+
+def run(options: RunOptions, reporter: Reporter) -> RunResult:
+    started = time.perf_counter()
+    inputs, plan, fingerprint = plan_run(options)
+    run_dir = RunDir(options.out)
+    resumed = run_dir.prepare(fingerprint)
+    if resumed:
+        reporter.message(f"resuming the earlier run in {options.out}")
+    engine = LocalEngine(run_dir, plan, reporter, options.workers)
+    info = engine.ingest(inputs, IngestOptions(options.format, options.strict, options.batch_rows))
+    runs = engine.execute(info)
+    store = PartStore(run_dir, info.parts, plan.producers)
+    writer = ContractWriter(run_dir, plan, store, options.export_format)
+    findings = [f for r in runs for f in r.findings]
+    counts = writer.write(findings)
+    verify_nothing_lost(run_dir, store)
+    signals = pq.read_table(run_dir.staging / "signals.parquet")
+    decide = next(p.stage for p in plan.stages if isinstance(p.stage, Decide))
+    assert isinstance(decide, Decide)
+    summary = build_summary(plan, info, runs, counts, signals, decide.policy(), time.perf_counter() - started)
+    build_report(
+        ReportContext(summary, signals, counts.examples, dict(counts.first_reason)),
+        run_dir.staging / "report.html",
+    )
+    summary["total_seconds"] = round(time.perf_counter() - started, 3)
+    write_json(run_dir.staging / "summary.json", summary)
+    publish(run_dir)
+    return RunResult(options.out, summary, resumed)

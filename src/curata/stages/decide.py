@@ -1,0 +1,108 @@
+"""Turns check scores into keep/drop: a record is dropped when a check whose action is `drop`
+scores at or above its threshold; `flag` checks are reported without dropping.
+
+Every decision is derived from the signal columns alone, so changing an action or a threshold
+re-decides without recomputing any signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from curata.checks.columns import score_column
+from curata.checks.registry import CHECKS, Action
+from curata.stages.base import DatasetResult, DatasetView, DecisionStage, ProgressCallback, StageSettings
+from curata.stages.registry import register_stage
+
+DECISION_COLUMNS: dict[str, pa.DataType] = {
+    "kept": pa.bool_(),
+    "reasons": pa.list_(pa.string()),
+    "flags": pa.list_(pa.string()),
+    "decided_by": pa.string(),
+}
+
+
+class DecideSettings(StageSettings):
+    """Per-code overrides of the registry's default actions and thresholds."""
+
+    actions: dict[str, Action] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def known_codes(self) -> DecideSettings:
+        for code in [*self.actions, *self.thresholds]:
+            if code not in CHECKS:
+                raise ValueError(f"unknown check code '{code}' (known: {', '.join(sorted(CHECKS))})")
+        for code, value in self.thresholds.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"threshold of '{code}' must be between 0 and 1, got {value}")
+        return self
+
+
+@register_stage
+class Decide(DecisionStage):
+    name = "decide"
+    description = "keep or drop each record from its check scores (actions and thresholds per code)"
+    Settings = DecideSettings
+    settings: DecideSettings
+    codes: tuple[str, ...] = ()
+
+    def bind(self, available: Mapping[str, pa.DataType], codes: Sequence[str]) -> None:
+        self.codes = tuple(dict.fromkeys(codes))
+        missing = [c for c in [*self.settings.actions, *self.settings.thresholds] if c not in self.codes]
+        if missing:
+            raise ValueError(
+                f"check '{missing[0]}' is not computed by any earlier stage "
+                f"(computed: {', '.join(self.codes) or 'none'})"
+            )
+
+    def action(self, code: str) -> Action:
+        return self.settings.actions.get(code, CHECKS[code].default_action)
+
+    def threshold(self, code: str) -> float:
+        return self.settings.thresholds.get(code, CHECKS[code].default_threshold)
+
+    def policy(self) -> dict[str, dict[str, object]]:
+        return {code: {"action": self.action(code), "threshold": self.threshold(code)} for code in self.codes}
+
+    def reads(self) -> frozenset[str]:
+        return frozenset(score_column(code) for code in self.codes)
+
+    def writes(self) -> dict[str, pa.DataType]:
+        return dict(DECISION_COLUMNS)
+
+    def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
+        n = data.n_rows
+        drop_codes = [c for c in self.codes if self.action(c) == "drop"]
+        flag_codes = [c for c in self.codes if self.action(c) == "flag"]
+        hits = {
+            code: np.nan_to_num(data.numpy(score_column(code)).astype(np.float64), nan=0.0)
+            >= self.threshold(code)
+            for code in [*drop_codes, *flag_codes]
+        }
+        reasons = codes_per_row(n, drop_codes, hits)
+        flags = codes_per_row(n, flag_codes, hits)
+        kept = [not r for r in reasons]
+        progress(n)
+        return DatasetResult(
+            columns={
+                "kept": pa.array(kept, pa.bool_()),
+                "reasons": pa.array(reasons, pa.list_(pa.string())),
+                "flags": pa.array(flags, pa.list_(pa.string())),
+                "decided_by": pa.array(["rule"] * n, pa.string()),
+            },
+            summary={"policy": self.policy()},
+        )
+
+
+def codes_per_row(n: int, codes: Sequence[str], hits: Mapping[str, np.ndarray]) -> list[list[str]]:
+    """The codes that hit each row, in the order the recipe computes them."""
+    out: list[list[str]] = [[] for _ in range(n)]
+    for code in codes:
+        for row in np.flatnonzero(hits[code]):
+            out[row].append(code)
+    return out
