@@ -3,21 +3,19 @@ id, keep its original JSON, and set bad lines aside with file, line and reason."
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from curata.errors import BadLineError, FieldError, InputError
 from curata.formats import FORMATS, RecordFormat, detect_format, get_format
 from curata.inputs import InputFile, RawItem, read_items
+from curata.jsonio import dump_json, json_default
 from curata.records import RECORD_SCHEMA
 
 DETECT_SAMPLE = 200
@@ -60,27 +58,6 @@ class IngestOptions:
     strict: bool = False
     batch_rows: int = 8192
     batch_bytes: int = 64 << 20
-
-
-def json_default(value: Any) -> Any:
-    """Values Parquet and Arrow may hold that JSON has no type for."""
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, Decimal):
-        return str(value)
-    return str(value)
-
-
-def dump_json(obj: Any) -> str:
-    """Compact JSON of a record, exact for integers of any size."""
-    try:
-        return orjson.dumps(obj, default=json_default).decode()
-    except orjson.JSONEncodeError as exc:
-        if "64-bit" not in str(exc):
-            raise
-        return json.dumps(
-            obj, ensure_ascii=False, separators=(",", ":"), default=json_default, allow_nan=False
-        )
 
 
 def record_id(obj: dict[str, Any], position: int, prefix: str | None) -> str:

@@ -14,7 +14,6 @@ import gzip
 import io
 import json
 import os
-import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curata.errors import InputError
+from curata.jsonio import STRICT_DECODER, loads_exact
 
 FileKind = Literal["jsonl", "json", "parquet", "csv", "tsv", "arrow"]
 
@@ -48,8 +48,6 @@ SUFFIX_KINDS: dict[str, FileKind] = {
     ".arrow": "arrow",
 }
 UTF8_BOM = b"\xef\xbb\xbf"
-# orjson reads integers beyond 64 bits as floats; lines that may hold one take the exact path.
-BIG_INTEGER = re.compile(rb"\d{19,}")
 ARRAY_CHUNK = 1 << 20
 
 
@@ -181,9 +179,7 @@ def bad_item(line: int, error: str, data: bytes) -> RawItem:
 def parse_json_object(data: bytes | str) -> tuple[dict[str, Any] | None, str | None]:
     """Strict JSON (no NaN/Infinity, valid UTF-8) that must be an object."""
     try:
-        obj = orjson.loads(data)
-        if isinstance(data, bytes) and BIG_INTEGER.search(data):
-            obj = STRICT_DECODER.decode(data.decode("utf-8"))
+        obj = loads_exact(data)
     except orjson.JSONDecodeError as exc:
         return None, f"invalid JSON: {describe_json_error(exc, data)}"
     if not isinstance(obj, dict):
@@ -206,19 +202,13 @@ def json_type(value: Any) -> str:
 
 def read_jsonl(source: InputFile) -> Iterator[RawItem]:
     with open_binary(source.path) as handle:
-        for number, line in enumerate(handle, start=1):
-            stripped = (line[len(UTF8_BOM) :] if number == 1 and line.startswith(UTF8_BOM) else line).strip()
-            if not stripped:
+        for number, raw_line in enumerate(handle, start=1):
+            line = raw_line[len(UTF8_BOM) :] if number == 1 and raw_line.startswith(UTF8_BOM) else raw_line
+            if not line.strip():
                 continue
-            obj, error = parse_json_object(stripped)
-            yield RawItem(number, obj) if error is None else bad_item(number, error, stripped)
-
-
-def reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-STRICT_DECODER = json.JSONDecoder(parse_constant=reject_constant, strict=True)
+            obj, error = parse_json_object(line)
+            # A bad line is kept exactly as written, without its line ending.
+            yield RawItem(number, obj) if error is None else bad_item(number, error, line.rstrip(b"\r\n"))
 
 
 def read_json(source: InputFile) -> Iterator[RawItem]:
@@ -290,7 +280,9 @@ class JsonArrayStream:
             except json.JSONDecodeError as exc:
                 if self.eof or len(self.buffer) - self.pos > MAX_ELEMENT_CHARS:
                     line = self.line + self.buffer.count("\n", self.pos, exc.pos)
-                    raise ArrayError(line, f"invalid JSON: {exc.msg}") from None
+                    raise ArrayError(
+                        line, f"invalid JSON: {exc.msg} (in the record from line {self.line})"
+                    ) from None
                 size *= 2
                 self.fill(size)
                 continue

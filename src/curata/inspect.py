@@ -93,7 +93,7 @@ def print_inspection(results: list[Inspection], console: Console) -> None:
             f"bad lines: [bold]{r.bad_lines:,}[/]{more}"
         )
         for error in r.first_errors:
-            console.print(Text(f"  {error}", style="red"))
+            console.print(Text(f"  {error}", style="red"), soft_wrap=True)
         table = Table("field", "present", "types", "mean length")
         for name, stats in r.fields.items():
             share = f"{stats.present / max(r.records, 1):.0%}"

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
@@ -26,6 +25,7 @@ from curata.checks.registry import CHECKS
 from curata.engines.store import PartStore
 from curata.errors import InvariantError
 from curata.formats.export import export_record
+from curata.jsonio import dump_json, dump_line, loads_exact
 from curata.pipeline import Plan
 from curata.workdir import CONTRACT_FILES, RunDir
 
@@ -46,10 +46,6 @@ class OutputCounts:
 
 def signal_columns(plan: Plan) -> list[str]:
     return [name for name in plan.columns if name not in EXCLUDED_FROM_SIGNALS]
-
-
-def dumps_line(value: Any) -> bytes:
-    return orjson.dumps(value) + b"\n"
 
 
 def id_hash(rid: str) -> int:
@@ -106,7 +102,7 @@ class ContractWriter:
                 if writer is not None:
                     writer.close()
             for finding in dataset_findings:
-                findings.write(dumps_line(finding))
+                findings.write(dump_line(finding))
         shutil.copyfile(self.run.ingest_bad_lines, self.staged("bad_lines.jsonl"))
         return self.counts
 
@@ -122,7 +118,7 @@ class ContractWriter:
             flags: list[str] = columns["flags"][i] or []
             for code, severity in [*((c, "error") for c in reasons), *((c, "warning") for c in flags)]:
                 finding = self.finding(code, severity, rid, i, columns, float(scores[code][i]))
-                findings.write(dumps_line(finding))
+                findings.write(dump_line(finding))
                 self.remember(code, finding, columns["turns"][i])
             record = export_record(
                 columns["raw"][i],
@@ -134,7 +130,7 @@ class ContractWriter:
             )
             if columns["kept"][i]:
                 self.counts.kept += 1
-                curated.write(dumps_line(record))
+                curated.write(dump_line(record))
             else:
                 self.counts.rejected += 1
                 related = sorted({r for code in reasons for r in self.related(code, i, columns)})
@@ -145,7 +141,7 @@ class ContractWriter:
                     "decided_by": columns["decided_by"][i],
                     "related": related,
                 }
-                rejected.write(dumps_line(entry))
+                rejected.write(dump_line(entry))
             self.counts.reasons.update(reasons)
             if reasons:
                 self.counts.first_reason[reasons[0]] += 1
@@ -187,8 +183,8 @@ class ContractWriter:
 def iter_output_ids(path: Path, key: str = "id") -> Iterator[str]:
     with open(path, "rb") as handle:
         for line in handle:
-            value = orjson.loads(line)[key]
-            yield value if isinstance(value, str) else orjson.dumps(value).decode()
+            value = loads_exact(line)[key]
+            yield value if isinstance(value, str) else dump_json(value)
 
 
 def verify_nothing_lost(run: RunDir, store: PartStore) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -218,7 +219,7 @@ class LocalEngine:
             context = multiprocessing.get_context("forkserver")
             workers = min(self.workers, len(todo))
             with ProcessPoolExecutor(
-                workers, mp_context=context, initializer=init_worker, initargs=(job,)
+                workers, mp_context=context, initializer=init_worker, initargs=(job, os.getpid())
             ) as pool:
                 queue = list(reversed(todo))
                 running: set[Future[tuple[int, int, dict[str, float]]]] = set()
@@ -327,11 +328,22 @@ def merge(left: pa.Table, right: pa.Table) -> pa.Table:
 WORKER_JOB: RowJob | None = None
 
 
-def init_worker(job: RowJob) -> None:
+def init_worker(job: RowJob, parent: int) -> None:
     global WORKER_JOB  # noqa: PLW0603 - one job per worker process, set once by the pool
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    threading.Thread(target=exit_with_parent, args=(parent,), daemon=True).start()
     job.setup()
     WORKER_JOB = job
+
+
+def exit_with_parent(parent: int) -> None:
+    """A worker must not outlive a killed run (it would hold memory and files forever)."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
 
 
 def run_worker_part(index: int) -> tuple[int, int, dict[str, float]]:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from curata.formats import get_format
+from curata.jsonio import loads_exact
 from curata.records import Role, Turn
 
 
@@ -25,7 +24,7 @@ def export_record(
     label: str | None,
     target_format: str | None,
 ) -> dict[str, Any]:
-    obj: dict[str, Any] = orjson.loads(raw)
+    obj: dict[str, Any] = loads_exact(raw)
     if target_format is None or target_format == source_format:
         return with_id(obj, rid)
     source = get_format(source_format)

@@ -92,12 +92,12 @@ def funnel(ctx: ReportContext) -> Section:
     remaining = totals["input"]
     if totals["bad_lines"]:
         remaining -= totals["bad_lines"]
-        steps.append(("− bad lines", remaining))
+        steps.append((f"− bad lines ({totals['bad_lines']:,})", remaining))
     for code in ctx.summary["checks"]:
         removed = ctx.first_reason.get(code, 0)
         if removed:
             remaining -= removed
-            steps.append((f"− {code}", remaining))
+            steps.append((f"− {code} ({removed:,})", remaining))
     steps.append(("kept", totals["kept"]))
     fig = go.Figure(
         go.Funnel(

@@ -8,10 +8,11 @@ re-decides without recomputing any signal.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
 from curata.checks.columns import score_column
 from curata.checks.registry import CHECKS, Action
@@ -30,17 +31,15 @@ class DecideSettings(StageSettings):
     """Per-code overrides of the registry's default actions and thresholds."""
 
     actions: dict[str, Action] = Field(default_factory=dict)
-    thresholds: dict[str, float] = Field(default_factory=dict)
+    thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def known_codes(self) -> DecideSettings:
-        for code in [*self.actions, *self.thresholds]:
+    @field_validator("actions", "thresholds")
+    @classmethod
+    def known_codes(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for code in value:
             if code not in CHECKS:
                 raise ValueError(f"unknown check code '{code}' (known: {', '.join(sorted(CHECKS))})")
-        for code, value in self.thresholds.items():
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"threshold of '{code}' must be between 0 and 1, got {value}")
-        return self
+        return value
 
 
 @register_stage

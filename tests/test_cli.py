@@ -1,0 +1,36 @@
+"""The smaller commands: inspect and checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import cli, write_jsonl
+
+
+def test_inspect_prints_format_counts_fields_and_samples(tmp_path: Path) -> None:
+    rows = [
+        {
+            "messages": [{"role": "user", "content": f"hello {i}"}, {"role": "assistant", "content": "hi"}],
+            "label": i % 2 == 0,
+        }
+        for i in range(7)
+    ]
+    path = write_jsonl(tmp_path / "chat.jsonl", rows)
+    with open(path, "a") as handle:
+        handle.write("{broken\n")
+    result = cli(["inspect", path, "--samples", "2"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "format: messages" in out and "records: 7" in out and "bad lines: 1" in out
+    assert f"{path}:8: invalid JSON" in out
+    assert "messages" in out and "label" in out and "bool 7" in out
+    assert "sample 1" in out and "sample 2" in out and "sample 3" not in out
+    assert "labels: true 4, false 3" in out
+
+
+def test_checks_lists_codes_with_default_actions() -> None:
+    result = cli(["checks"])
+    assert result.exit_code == 0
+    assert (
+        "empty_response" in result.output and "exact_duplicate" in result.output and "drop" in result.output
+    )
