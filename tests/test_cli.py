@@ -34,3 +34,28 @@ def test_checks_lists_codes_with_default_actions() -> None:
     assert (
         "empty_response" in result.output and "exact_duplicate" in result.output and "drop" in result.output
     )
+
+
+def test_progress_is_plain_lines_when_not_on_a_terminal_and_timings_are_recorded(tmp_path: Path) -> None:
+    from tests.conftest import cli_subprocess
+
+    path = write_jsonl(tmp_path / "in.jsonl", [{"text": f"t{i}", "label": "a"} for i in range(50)])
+    proc = cli_subprocess(["run", path, "-o", tmp_path / "out"])
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert any(line.startswith("read: 50 records") and "done in" in line for line in lines), proc.stderr
+    assert any(line.startswith("normalize+stats+checks+quality: 50/50 records") for line in lines)
+    assert "\x1b[" not in proc.stderr  # no terminal escape codes in a log
+    import json
+
+    stages = json.loads((tmp_path / "out" / "summary.json").read_text())["stages"]
+    assert [s["name"] for s in stages] == [
+        "read",
+        "normalize",
+        "stats",
+        "checks",
+        "quality",
+        "exact_dedup",
+        "decide",
+    ]
+    assert all(s["seconds"] >= 0 and s["rows"] == 50 for s in stages)
