@@ -30,7 +30,10 @@ from curata.pipeline import Plan
 from curata.workdir import CONTRACT_FILES, RunDir
 
 EXCLUDED_FROM_SIGNALS = frozenset({"raw", "turns"})
-SEVERITY = {"drop": "error", "flag": "warning"}
+NOT_SELECTED = "not_selected"
+# A record left out by the selection budget is not a defect: its finding is informational.
+SEVERITY_OF = {NOT_SELECTED: "info"}
+SPLITS_DIR = "splits"
 
 
 @dataclass
@@ -72,6 +75,7 @@ class ContractWriter:
             for code in self.codes
         }
         self.counts = OutputCounts()
+        self.split_handles: dict[str, IO[bytes]] = {}
 
     def staged(self, name: str) -> Path:
         return self.run.staging / name
@@ -103,6 +107,8 @@ class ContractWriter:
                     writer.close()
             for finding in dataset_findings:
                 findings.write(dump_line(finding))
+        for handle in self.split_handles.values():
+            handle.close()
         shutil.copyfile(self.run.ingest_bad_lines, self.staged("bad_lines.jsonl"))
         return self.counts
 
@@ -114,9 +120,13 @@ class ContractWriter:
             code: table.column(score_column(code)).to_numpy(zero_copy_only=False) for code in self.codes
         }
         for i, rid in enumerate(columns["id"]):
-            reasons: list[str] = columns["reasons"][i] or []
+            kept, reasons, decided_by = self.final_decision(i, columns)
             flags: list[str] = columns["flags"][i] or []
-            for code, severity in [*((c, "error") for c in reasons), *((c, "warning") for c in flags)]:
+            severities = [
+                *((c, SEVERITY_OF.get(c, "error")) for c in reasons),
+                *((c, "warning") for c in flags),
+            ]
+            for code, severity in severities:
                 finding = self.finding(code, severity, rid, i, columns, float(scores[code][i]))
                 findings.write(dump_line(finding))
                 self.remember(code, finding, columns["turns"][i])
@@ -128,9 +138,12 @@ class ContractWriter:
                 columns["label"][i],
                 self.export_format,
             )
-            if columns["kept"][i]:
+            if kept:
                 self.counts.kept += 1
-                curated.write(dump_line(record))
+                line = dump_line(record)
+                curated.write(line)
+                if "split" in columns and columns["split"][i] is not None:
+                    self.split_file(columns["split"][i]).write(line)
             else:
                 self.counts.rejected += 1
                 related = sorted({r for code in reasons for r in self.related(code, i, columns)})
@@ -138,7 +151,7 @@ class ContractWriter:
                     "id": rid,
                     "reasons": reasons,
                     "record": record,
-                    "decided_by": columns["decided_by"][i],
+                    "decided_by": decided_by,
                     "related": related,
                 }
                 rejected.write(dump_line(entry))
@@ -147,8 +160,27 @@ class ContractWriter:
                 self.counts.first_reason[reasons[0]] += 1
             self.counts.flagged.update(reasons + flags)
 
+    def final_decision(self, i: int, columns: dict[str, list[Any]]) -> tuple[bool, list[str], str]:
+        """The rules' decision, then the selection budget's: a record the rules keep but the
+        selection leaves out is rejected as `not_selected`."""
+        kept: bool = columns["kept"][i]
+        reasons: list[str] = columns["reasons"][i] or []
+        decided_by: str = columns["decided_by"][i]
+        if kept and "selected" in columns and not columns["selected"][i]:
+            return False, [NOT_SELECTED], "select"
+        return kept, reasons, decided_by
+
+    def split_file(self, name: str) -> IO[bytes]:
+        handle = self.split_handles.get(name)
+        if handle is None:
+            (self.run.staging / SPLITS_DIR).mkdir(parents=True, exist_ok=True)
+            handle = open(self.run.staging / SPLITS_DIR / f"{name}.jsonl", "wb")  # noqa: SIM115
+            self.split_handles[name] = handle
+        return handle
+
     def needed_columns(self) -> list[str]:
         names = ["id", "raw", "format", "turns", "label", "kept", "reasons", "flags", "decided_by"]
+        names += [c for c in ("selected", "split") if c in self.plan.columns]
         for side in self.side.values():
             names.extend(c for c in side.values() if c is not None)
         return list(dict.fromkeys(names))
@@ -213,6 +245,9 @@ def verify_nothing_lost(run: RunDir, store: PartStore) -> None:
 
 def publish(run: RunDir, summary_name: str = "summary.json") -> None:
     """Move staged files into OUT/, the summary last."""
+    shutil.rmtree(run.out / SPLITS_DIR, ignore_errors=True)
+    if (run.staging / SPLITS_DIR).exists():
+        os.replace(run.staging / SPLITS_DIR, run.out / SPLITS_DIR)
     names = [n for n in CONTRACT_FILES if n != summary_name and (run.staging / n).exists()]
     for name in [*names, summary_name]:
         if (run.staging / name).exists():

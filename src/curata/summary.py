@@ -106,6 +106,6 @@ def build_summary(
             },
             *(run.to_json() for run in runs),
         ],
-        "stage_summaries": {run.name: run.summary for run in runs if run.summary and run.kind != "decision"},
+        "stage_summaries": {run.name: run.summary for run in runs if run.summary},
         "total_seconds": round(total_seconds, 3),
     }

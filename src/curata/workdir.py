@@ -134,6 +134,7 @@ class RunDir:
             for name in CONTRACT_FILES:
                 with contextlib.suppress(FileNotFoundError):
                     (self.out / name).unlink()
+            shutil.rmtree(self.out / "splits", ignore_errors=True)
             if self.work.exists():
                 shutil.rmtree(self.work)
         self.work.mkdir(parents=True, exist_ok=True)

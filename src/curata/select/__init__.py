@@ -1,1 +1,1 @@
-"""select"""
+"""Selection to a budget and leak-free splits."""
