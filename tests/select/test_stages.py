@@ -33,17 +33,21 @@ def labelled_rows() -> list[dict[str, str]]:
     return rows
 
 
-def recipe(tmp_path: Path, extra: str) -> str:
+def recipe(tmp_path: Path, extra: str, decide: str = "  - decide") -> str:
     path = tmp_path / "recipe.yaml"
-    path.write_text(RECIPE.replace("{extra}", extra))
+    path.write_text(RECIPE.replace("{extra}", extra).replace("  - decide\n", decide + "\n"))
     return str(path)
 
 
 def test_split_keeps_every_duplicate_cluster_in_one_split_and_stratifies(run_curata, tmp_path: Path) -> None:
     rows = labelled_rows()
     data = write_jsonl(tmp_path / "in.jsonl", rows)
-    extra = "  - split: {fractions: {train: 0.8, validation: 0.1, test: 0.1}, stratify: label}"
-    run = run_curata(data, extra=["--recipe", recipe(tmp_path, extra)])
+    flagging = recipe(
+        tmp_path, "  - split: {stratify: label}", decide="  - decide: {actions: {exact_duplicate: flag}}"
+    )
+    # Duplicates are only flagged, so every copy is kept and must land in the same split as the others.
+    run = run_curata(data, extra=["--recipe", flagging])
+    assert len(run.curated) == 300
     signals = {r["id"]: r for r in run.signals.to_pylist()}
     splits = {
         name: read_jsonl(run.out / "splits" / f"{name}.jsonl") for name in ("train", "validation", "test")
