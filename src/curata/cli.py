@@ -134,6 +134,44 @@ def demo(
     print_result(result.summary, out)
 
 
+@app.command()
+@friendly_errors
+def export(
+    out: Annotated[Path, typer.Argument(help="a finished run directory")],
+    dest: Annotated[Path, typer.Option("--dest", "-d", help="where to write the export")],
+    to: Annotated[
+        str, typer.Option("--to", help="jsonl, parquet or hf (a Hugging Face dataset directory)")
+    ] = "jsonl",
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help=f"record format ({', '.join(FORMAT_NAMES)}); default: each record's own"
+        ),
+    ] = None,
+    splits: Annotated[
+        bool, typer.Option("--splits", help="one file (or dataset split) per train/validation/test")
+    ] = False,
+    chat_template_from: Annotated[
+        str | None, typer.Option(help="render each example with this local tokenizer's chat template")
+    ] = None,
+) -> None:
+    """Export a run's kept records (optionally per split) to JSONL, Parquet or a Hugging Face dataset."""
+    from curata.exports import export_run
+
+    if to not in ("jsonl", "parquet", "hf"):
+        raise CurataError(f"--to must be jsonl, parquet or hf, not '{to}'")
+    result = export_run(out, dest, to, format, splits, chat_template_from)  # type: ignore[arg-type]
+    counts = ", ".join(f"{name} {n:,}" for name, n in result.counts.items())
+    console.print(f"exported {counts} records to {dest}", highlight=False)
+    if result.tokens:
+        t = result.tokens
+        console.print(
+            f"tokens per example: mean {t['mean']:,}, p50 {t['p50']:,.0f}, p95 {t['p95']:,.0f}, "
+            f"max {t['max']:,}; total {t['total']:,}",
+            highlight=False,
+        )
+
+
 @recipe_app.command("show")
 @friendly_errors
 def recipe_show(name: Annotated[str, typer.Argument(help="built-in recipe name")] = "default") -> None:

@@ -195,7 +195,8 @@ def test_csv_round_trip_keeps_every_column(rows: list[tuple[str, str, str]], tmp
 
 
 def test_hugging_face_dataset_directory_round_trip(tmp_path: Path) -> None:
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     objs = [
         {"instruction": f"q{i} ü", "input": "", "output": f"a{i} 🙂", "meta": {"n": i}} for i in range(20)
     ]
@@ -204,7 +205,8 @@ def test_hugging_face_dataset_directory_round_trip(tmp_path: Path) -> None:
 
 
 def test_hugging_face_dataset_dict_reads_every_split(tmp_path: Path) -> None:
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     split = lambda n: datasets.Dataset.from_list([{"text": f"t{i}", "label": i % 2} for i in range(n)])  # noqa: E731
     datasets.DatasetDict({"train": split(5), "test": split(3)}).save_to_disk(str(tmp_path / "dd"))
     out = read_back(tmp_path / "dd")
