@@ -3,15 +3,13 @@ whitespace, punctuation or Unicode compatibility forms compare equal."""
 
 from __future__ import annotations
 
-import sys
 import unicodedata
 from collections.abc import Iterable
 
 import xxhash
 
-PUNCTUATION_TABLE = {
-    cp: " " for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")
-}
+# Every punctuation character lies below U+20000 (the supplementary ideographic planes hold none).
+PUNCTUATION_TABLE = {cp: " " for cp in range(0x20000) if unicodedata.category(chr(cp)).startswith("P")}
 
 
 def normalize_for_comparison(text: str) -> str:

@@ -28,7 +28,7 @@ from curata.stages.base import DatasetStage, RowStage, StageKind
 from curata.workdir import DONE, RunDir, atomic_open, read_json, write_json, write_parquet
 
 # Below this many rows, worker processes cost more than they save.
-INLINE_ROWS = 20_000
+INLINE_ROWS = 5_000
 
 
 @dataclass
