@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from curata import __version__
 from curata.engines.local import LocalEngine
-from curata.engines.store import PartStore
+from curata.engines.store import PartStore, StoreView
 from curata.errors import RecipeError
 from curata.formats import get_format
 from curata.ingest import IngestOptions
@@ -95,8 +95,15 @@ def run(options: RunOptions, reporter: Reporter) -> RunResult:
     decide = next(p.stage for p in plan.stages if isinstance(p.stage, Decide))
     assert isinstance(decide, Decide)
     summary = build_summary(plan, info, runs, counts, signals, decide.policy(), time.perf_counter() - started)
+    view = StoreView(store)
     build_report(
-        ReportContext(summary, signals, counts.examples, dict(counts.first_reason)),
+        ReportContext(
+            summary,
+            signals,
+            counts.examples,
+            dict(counts.first_reason),
+            turns=lambda rows: view.take(rows, ["turns"]).column("turns").to_pylist(),
+        ),
         run_dir.staging / "report.html",
     )
     summary["total_seconds"] = round(time.perf_counter() - started, 3)

@@ -7,7 +7,7 @@ from pathlib import Path
 from tests.browser import chromium
 from tests.conftest import cli
 
-SECTIONS = ("overview", "funnel", "checks", "lengths", "quality", "stages")
+SECTIONS = ("overview", "funnel", "checks", "lengths", "quality", "balance", "duplicates", "stages")
 
 
 def test_report_renders_offline_without_errors_or_requests(tmp_path: Path) -> None:
@@ -28,6 +28,10 @@ def test_report_renders_offline_without_errors_or_requests(tmp_path: Path) -> No
         assert page.locator(".js-plotly-plot").count() >= 4
         assert "3,142" in page.locator("section#overview").inner_text()
         assert "empty_response" in page.locator("section#checks").inner_text()
+        duplicates = page.locator("section#duplicates")
+        assert "exact duplicates: " in duplicates.inner_text()
+        duplicates.locator("details.cluster summary").first.click()
+        assert duplicates.locator("details.cluster[open] .turn").count() >= 2
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert errors == []
     assert requests == []

@@ -24,12 +24,17 @@ from curata import __version__
 PALETTE = {"all": "#94a3b8", "kept": "#2563eb", "drop": "#dc2626", "flag": "#d97706", "ok": "#16a34a"}
 
 
+TurnsFetcher = Callable[[np.ndarray], list[list[dict[str, str]]]]
+
+
 @dataclass
 class ReportContext:
     summary: dict[str, Any]
     signals: pa.Table
     examples: dict[str, list[dict[str, Any]]]
     first_reason: dict[str, int]
+    # Reads the turns of the given rows, for sections that show record text.
+    turns: TurnsFetcher | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -176,6 +181,73 @@ def class_balance(ctx: ReportContext) -> Section | None:
     )
     fig.update_layout(barmode="group", xaxis_title="label", yaxis_title="records")
     return Section("balance", "Class balance", figure_html(fig))
+
+
+MAX_CLUSTERS = 200
+DUP_SUFFIX = "_dup_cluster"
+
+
+def snippet(turns: list[dict[str, str]], limit: int = 400) -> list[dict[str, str]]:
+    return [
+        {"role": t["role"], "content": t["content"][:limit] + ("…" if len(t["content"]) > limit else "")}
+        for t in turns
+    ]
+
+
+@section
+def duplicate_clusters(ctx: ReportContext) -> Section | None:
+    names = [c for c in ctx.signals.column_names if c.endswith(DUP_SUFFIX)]
+    if not names or ctx.turns is None:
+        return None
+    ids = ctx.signals.column("id").to_pylist()
+    kinds = []
+    for name in names:
+        clusters = np.asarray(ctx.signals.column(name).to_numpy(zero_copy_only=False), dtype=np.int64)
+        members = np.flatnonzero(clusters >= 0)
+        if len(members) == 0:
+            kinds.append({"name": name.removesuffix(DUP_SUFFIX), "count": 0, "records": 0, "clusters": []})
+            continue
+        keys, sizes = np.unique(clusters[members], return_counts=True)
+        order = np.lexsort((keys, -sizes))[:MAX_CLUSTERS]
+        shown = []
+        for k in order:
+            rows = members[clusters[members] == keys[k]]
+            kept_row = int(keys[k]) if int(keys[k]) in set(rows.tolist()) else int(rows[0])
+            others = [r for r in rows.tolist() if r != kept_row]
+            texts = ctx.turns(np.asarray([kept_row, *others[:5]], dtype=np.int64))
+            shown.append(
+                {
+                    "size": int(sizes[k]),
+                    "kept": {"id": ids[kept_row], "turns": snippet(texts[0])},
+                    "others": [
+                        {"id": ids[r], "turns": snippet(t)}
+                        for r, t in zip(others[:5], texts[1:], strict=True)
+                    ],
+                    "more": max(len(others) - 5, 0),
+                }
+            )
+        kinds.append(
+            {
+                "name": name.removesuffix(DUP_SUFFIX),
+                "count": len(keys),
+                "records": len(members),
+                "clusters": shown,
+            }
+        )
+    return Section(
+        "duplicates", "Duplicate clusters", render("duplicates.html.j2", kinds=kinds, limit=MAX_CLUSTERS)
+    )
+
+
+@section
+def selection_and_splits(ctx: ReportContext) -> Section | None:
+    summaries = ctx.summary.get("stage_summaries", {})
+    select, split = summaries.get("select"), summaries.get("split")
+    if not select and not split:
+        return None
+    return Section(
+        "selection", "Selection and splits", render("selection.html.j2", select=select, split=split)
+    )
 
 
 @section
