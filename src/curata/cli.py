@@ -172,6 +172,52 @@ def export(
         )
 
 
+@app.command("select")
+@friendly_errors
+def select_command(
+    out: Annotated[Path, typer.Argument(help="a run directory (from `curata run`)")],
+    n: Annotated[int | None, typer.Option("--n", help="number of records to select")] = None,
+    fraction: Annotated[float | None, typer.Option(help="fraction of the kept records to select")] = None,
+    method: Annotated[str, typer.Option(help="deita, kcenter, quota or top")] = "deita",
+    by: Annotated[str | None, typer.Option(help="quota groups: label or cluster")] = None,
+    balance: Annotated[bool, typer.Option(help="equal quotas per group instead of proportional")] = False,
+    cap: Annotated[int | None, typer.Option(help="at most this many records per group")] = None,
+    threshold: Annotated[
+        float, typer.Option(help="DEITA: skip records this similar to one already chosen")
+    ] = 0.9,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Choose N records (or a fraction) from a finished run, maximising quality and diversity."""
+    from curata.progress import make_reporter
+    from curata.select.command import select_run
+
+    settings = {
+        "n": n,
+        "fraction": fraction,
+        "method": method,
+        "by": by,
+        "balance": balance,
+        "cap": cap,
+        "threshold": threshold,
+    }
+    with make_reporter(quiet) as reporter:
+        result = select_run(out, {k: v for k, v in settings.items() if v is not None}, reporter)
+    picked = result.summary["stage_summaries"]["select"]
+    console.print(
+        f"selected {picked['selected']:,} of {picked['eligible']:,} kept records with '{picked['method']}': "
+        f"mean quality {picked['mean_score_selected']:.3f} "
+        f"(a random {picked['budget']:,}: {picked['mean_score_random']:.3f})",
+        highlight=False,
+    )
+    if picked.get("diversity_selected") is not None:
+        console.print(
+            f"diversity (mean pairwise cosine distance) {picked['diversity_selected']:.3f} "
+            f"(random: {picked['diversity_random']:.3f})",
+            highlight=False,
+        )
+    console.print(f"curated.jsonl now holds the selection; report: {out / 'report.html'}", highlight=False)
+
+
 @recipe_app.command("show")
 @friendly_errors
 def recipe_show(name: Annotated[str, typer.Argument(help="built-in recipe name")] = "default") -> None:

@@ -20,7 +20,7 @@ from curata.inputs import InputFile, discover
 from curata.outputs import ContractWriter, publish, verify_nothing_lost
 from curata.pipeline import Plan, build_plan, digest
 from curata.progress import Reporter
-from curata.recipe import load_recipe
+from curata.recipe import Recipe, load_recipe, parse_recipe
 from curata.report.build import ReportContext, build_report
 from curata.stages.decide import Decide
 from curata.summary import build_summary
@@ -37,7 +37,20 @@ class RunOptions:
     strict: bool = False
     workers: int | None = None
     batch_rows: int = 8192
+    # A recipe given as text (e.g. an earlier run's recipe with a stage added) instead of a path.
+    recipe_text: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def command(self, recipe: Recipe) -> dict[str, Any]:
+        """What `curata select` and friends need to run this again: stored in the manifest."""
+        return {
+            "inputs": [str(Path(i).resolve()) if Path(i).exists() else i for i in self.inputs],
+            "recipe_text": recipe.text,
+            "recipe_source": recipe.source,
+            "format": self.format,
+            "export_format": self.export_format,
+            "batch_rows": self.batch_rows,
+        }
 
 
 @dataclass
@@ -69,9 +82,14 @@ def validate_options(options: RunOptions) -> None:
 
 
 def plan_run(options: RunOptions) -> tuple[list[InputFile], Plan, str]:
+    """Everything checked before OUT is touched: inputs exist, formats known, recipe valid."""
     validate_options(options)
     inputs = discover(options.inputs)
-    recipe = load_recipe(options.recipe)
+    recipe = (
+        parse_recipe(options.recipe_text, options.recipe or "<recipe>")
+        if options.recipe_text is not None
+        else load_recipe(options.recipe)
+    )
     fingerprint = input_fingerprint(inputs, options)
     return inputs, build_plan(recipe, fingerprint), fingerprint
 
@@ -80,7 +98,7 @@ def run(options: RunOptions, reporter: Reporter) -> RunResult:
     started = time.perf_counter()
     inputs, plan, fingerprint = plan_run(options)
     run_dir = RunDir(options.out)
-    resumed = run_dir.prepare(fingerprint)
+    resumed = run_dir.prepare(fingerprint, options.command(plan.recipe))
     if resumed:
         reporter.message(f"resuming the earlier run in {options.out}")
     engine = LocalEngine(run_dir, plan, reporter, options.workers)

@@ -109,7 +109,7 @@ class RunDir:
     def staging(self) -> Path:
         return self.work / "staging"
 
-    def prepare(self, fingerprint: str) -> bool:
+    def prepare(self, fingerprint: str, command: dict[str, Any] | None = None) -> bool:
         """Make OUT ready for a run with this fingerprint; True when earlier work can be resumed.
 
         OUT must be new, empty, or a curata run directory: we never delete files we did not write.
@@ -138,7 +138,7 @@ class RunDir:
             if self.work.exists():
                 shutil.rmtree(self.work)
         self.work.mkdir(parents=True, exist_ok=True)
-        write_json(self.manifest, {"fingerprint": fingerprint})
+        write_json(self.manifest, {"fingerprint": fingerprint, "command": command or {}})
         shutil.rmtree(self.staging, ignore_errors=True)
         return resumable
 

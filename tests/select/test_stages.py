@@ -98,3 +98,21 @@ def test_select_quota_balances_labels_with_a_cap(run_curata, tmp_path: Path) -> 
     )
     assert Counter(r["label"] for r in run.curated) == {"pos": 20, "neg": 20}
     assert json.loads((run.out / "summary.json").read_text())["totals"]["kept"] == 40
+
+
+def test_select_command_reruns_with_a_budget_reusing_every_signal(tmp_path: Path) -> None:
+    from tests.conftest import cli
+
+    rows = [{"instruction": f"Task {i}", "input": "", "output": "word " * (1 + i % 9)} for i in range(60)]
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out"
+    assert cli(["run", data, "-o", out, "-q"]).exit_code == 0
+    result = cli(["select", out, "--n", "10", "--method", "top", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "selected 10 of 60 kept records with 'top'" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    cached = {s["name"]: s["cached"] for s in summary["stages"]}
+    assert cached["checks"] and cached["exact_dedup"] and not cached["select"]
+    assert len(read_jsonl(out / "curated.jsonl")) == 10
+    select = summary["stage_summaries"]["select"]
+    assert select["mean_score_selected"] >= select["mean_score_random"]

@@ -91,6 +91,9 @@ class Select(DecisionStage):
         method = self.settings.method
         messages = [f"not among the {budget:,} records chosen by '{method}'" if d else None for d in dropped]
         progress(n)
+        baseline = (
+            np.random.default_rng(0).choice(eligible, size=budget, replace=False) if budget else eligible[:0]
+        )
         summary = {
             "method": method,
             "budget": budget,
@@ -98,6 +101,7 @@ class Select(DecisionStage):
             "selected": int(selected.sum()),
             "mean_score_selected": float(scores[selected].mean()) if selected.any() else None,
             "mean_score_eligible": float(scores[eligible].mean()) if len(eligible) else None,
+            "mean_score_random": float(scores[baseline].mean()) if budget else None,
         }
         return DatasetResult(
             columns={
