@@ -1,6 +1,6 @@
 """Pipeline stages. Importing this package registers the built-in ones."""
 
-from curata.stages import checks, decide, dedup_exact, normalize, quality, select, split, stats
+from curata.stages import checks, conflicts, decide, dedup_exact, normalize, quality, select, split, stats
 from curata.stages.base import DatasetStage, DatasetView, DecisionStage, RowStage, Stage, StageKind
 from curata.stages.registry import STAGES, register_stage
 
@@ -13,6 +13,7 @@ __all__ = [
     "Stage",
     "StageKind",
     "checks",
+    "conflicts",
     "decide",
     "dedup_exact",
     "normalize",
