@@ -231,11 +231,16 @@ def verify_nothing_lost(run: RunDir, store: PartStore) -> None:
             dtype=np.uint64,
         )
     )
-    written_ids = [
-        *iter_output_ids(run.staging / "curated.jsonl"),
-        *iter_output_ids(run.staging / "rejected.jsonl"),
-    ]
-    written = np.sort(np.fromiter((id_hash(r) for r in written_ids), dtype=np.uint64, count=len(written_ids)))
+    written = np.sort(
+        np.fromiter(
+            (
+                id_hash(rid)
+                for name in ("curated.jsonl", "rejected.jsonl")
+                for rid in iter_output_ids(run.staging / name)
+            ),
+            dtype=np.uint64,
+        )
+    )
     if len(written) != len(expected) or not np.array_equal(written, expected):
         raise InvariantError(
             f"nothing-lost check failed: {len(expected)} input records, {len(written)} written to "

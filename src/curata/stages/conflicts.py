@@ -15,7 +15,7 @@ from curata.checks.columns import check_column_types, message_column, related_co
 from curata.checks.registry import declare_check
 from curata.select.splits import linked_groups
 from curata.stages.base import DatasetResult, DatasetStage, DatasetView, ProgressCallback, StageSettings
-from curata.stages.normalize import digest_column
+from curata.stages.normalize import digest_column, digest_matrix
 from curata.stages.registry import register_stage
 
 CODE = "conflicting_duplicate"
@@ -35,7 +35,7 @@ class ConflictSettings(StageSettings):
 
 def digest_groups(digests: pa.ChunkedArray) -> np.ndarray:
     """Cluster ids for rows sharing a digest, -1 for unique rows."""
-    values = np.frombuffer(b"".join(digests.to_pylist()), dtype="V16")
+    values = digest_matrix(digests).view("V16").ravel()
     _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
     return np.where(counts[inverse] > 1, inverse, -1).astype(np.int64)

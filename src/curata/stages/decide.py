@@ -78,30 +78,32 @@ class Decide(DecisionStage):
         n = data.n_rows
         drop_codes = [c for c in self.codes if self.action(c) == "drop"]
         flag_codes = [c for c in self.codes if self.action(c) == "flag"]
-        hits = {
-            code: np.nan_to_num(data.numpy(score_column(code)).astype(np.float64), nan=0.0)
-            >= self.threshold(code)
-            for code in [*drop_codes, *flag_codes]
-        }
-        reasons = codes_per_row(n, drop_codes, hits)
-        flags = codes_per_row(n, flag_codes, hits)
-        kept = [not r for r in reasons]
+        drops = self.hits(data, drop_codes, n)
+        flags = self.hits(data, flag_codes, n)
         progress(n)
         return DatasetResult(
             columns={
-                "kept": pa.array(kept, pa.bool_()),
-                "reasons": pa.array(reasons, pa.list_(pa.string())),
-                "flags": pa.array(flags, pa.list_(pa.string())),
-                "decided_by": pa.array(["rule"] * n, pa.string()),
+                "kept": pa.array(~drops.any(axis=1)),
+                "reasons": codes_per_row(drops, drop_codes),
+                "flags": codes_per_row(flags, flag_codes),
+                "decided_by": pa.repeat(pa.scalar("rule"), n),
             },
             summary={"policy": self.policy()},
         )
 
+    def hits(self, data: DatasetView, codes: Sequence[str], n: int) -> np.ndarray:
+        """An (n, len(codes)) boolean matrix: which of these checks reach their threshold per row."""
+        out = np.zeros((n, len(codes)), dtype=bool)
+        for j, code in enumerate(codes):
+            scores = np.nan_to_num(data.numpy(score_column(code)).astype(np.float64), nan=0.0)
+            out[:, j] = scores >= self.threshold(code)
+        return out
 
-def codes_per_row(n: int, codes: Sequence[str], hits: Mapping[str, np.ndarray]) -> list[list[str]]:
-    """The codes that hit each row, in the order the recipe computes them."""
-    out: list[list[str]] = [[] for _ in range(n)]
-    for code in codes:
-        for row in np.flatnonzero(hits[code]):
-            out[row].append(code)
-    return out
+
+def codes_per_row(hits: np.ndarray, codes: Sequence[str]) -> pa.ListArray:
+    """The codes that hit each row, in recipe order, built from offsets (no Python list per row)."""
+    offsets = np.zeros(len(hits) + 1, dtype=np.int32)
+    np.cumsum(hits.sum(axis=1), out=offsets[1:])
+    _, which = np.nonzero(hits)
+    values = pa.array(np.asarray(codes, dtype=object)[which] if len(codes) else [], pa.string())
+    return pa.ListArray.from_arrays(pa.array(offsets), values)

@@ -13,7 +13,7 @@ from curata.checks.columns import check_column_types, message_column, related_co
 from curata.checks.registry import declare_check
 from curata.records import DedupKey
 from curata.stages.base import DatasetResult, DatasetStage, DatasetView, ProgressCallback, StageSettings
-from curata.stages.normalize import digest_column
+from curata.stages.normalize import digest_column, digest_matrix
 from curata.stages.registry import register_stage
 
 CODE = "exact_duplicate"
@@ -67,9 +67,7 @@ class ExactDedup(DatasetStage):
 
     def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
         n = data.n_rows
-        digests = np.frombuffer(
-            b"".join(data.column(digest_column(self.settings.key)).to_pylist()), dtype=np.uint8
-        ).reshape(n, 16)
+        digests = digest_matrix(data.column(digest_column(self.settings.key)))
         groups = group_keys(digests) if n else np.zeros(0, dtype=np.int64)
         quality = data.numpy("quality") if self.use_quality else None
         kept = representatives(groups, quality) if n else np.zeros(0, dtype=np.int64)

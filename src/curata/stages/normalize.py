@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from curata.normalize import normalized_digests
@@ -14,6 +15,19 @@ DIGEST_TYPE = pa.binary(16)
 
 def digest_column(key: str) -> str:
     return f"norm_hash_{key}"
+
+
+def digest_matrix(column: pa.ChunkedArray) -> np.ndarray:
+    """A digest column as an (n, 16) uint8 array, read from the Arrow buffers without copies per row.
+
+    Digests are never null (every record has each side, possibly empty).
+    """
+    parts = []
+    for chunk in column.chunks:
+        data = chunk.buffers()[1]
+        raw = np.frombuffer(data, dtype=np.uint8, count=16 * (chunk.offset + len(chunk)))
+        parts.append(raw[16 * chunk.offset :].reshape(-1, 16))
+    return np.concatenate(parts) if parts else np.zeros((0, 16), dtype=np.uint8)
 
 
 @register_stage

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from curata.select.splits import assign_splits, cross_split_links, linked_groups
 from curata.stages.base import DatasetResult, DatasetView, DecisionStage, ProgressCallback, StageSettings
-from curata.stages.normalize import digest_column
+from curata.stages.normalize import digest_column, digest_matrix
 from curata.stages.registry import register_stage
 
 DUP_SUFFIX = "_dup_cluster"
@@ -69,7 +69,7 @@ class Split(DecisionStage):
         rows = np.flatnonzero(final)
         columns = {c: data.numpy(c)[rows] for c in self.dup_columns}
         if self.has_prompt_digest:
-            digests = np.frombuffer(b"".join(data.column(PROMPT_DIGEST).to_pylist()), dtype="V16")[rows]
+            digests = digest_matrix(data.column(PROMPT_DIGEST)).view("V16").ravel()[rows]
             columns["same_prompt"] = np.unique(digests, return_inverse=True)[1].ravel()
             # Singletons are not clusters.
             counts = np.bincount(columns["same_prompt"])
