@@ -133,3 +133,27 @@ def test_several_inputs_get_file_name_ids_and_keep_their_own_formats(run_curata,
         "b.jsonl:1": {"id": "b.jsonl:1", "prompt": "3+3=", "completion": "6"},
     }
     assert [i["format"] for i in run.summary["inputs"]] == ["text_label", "prompt_completion"]
+
+
+def test_side_digests_equal_digests_of_the_joined_sides() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from curata.normalize import normalized_digest
+    from curata.records import Role, Turn, join_turns
+    from curata.stages.normalize import side_digests
+
+    roles = st.sampled_from(list(Role))
+    text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(roles, text), max_size=6))
+    def check(pairs: list[tuple[Role, str]]) -> None:
+        turns = [Turn(role, content) for role, content in pairs]
+        wire = [{"role": str(t.role), "content": t.content} for t in turns]
+        prompt = [t for t in turns if t.role in (Role.SYSTEM, Role.USER)]
+        response = [t for t in turns if t.role is Role.ASSISTANT]
+        expected = tuple(normalized_digest(join_turns(side)) for side in (turns, prompt, response))
+        assert side_digests(wire) == expected
+
+    check()

@@ -4,7 +4,6 @@ whitespace, punctuation or Unicode compatibility forms compare equal."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
 
 import xxhash
 
@@ -21,7 +20,3 @@ def normalize_for_comparison(text: str) -> str:
 def normalized_digest(text: str) -> bytes:
     """A 16-byte xxh3-128 digest of the normalised text: the exact-duplicate key."""
     return xxhash.xxh3_128_digest(normalize_for_comparison(text).encode("utf-8"))
-
-
-def normalized_digests(texts: Iterable[str]) -> list[bytes]:
-    return [normalized_digest(t) for t in texts]
