@@ -68,6 +68,7 @@ def run(
     strict: Annotated[bool, typer.Option(help="stop at the first bad line (exit code 2)")] = False,
     workers: Annotated[int | None, typer.Option(help="worker processes (default: all cores)")] = None,
     batch_rows: Annotated[int, typer.Option(help="records per batch")] = 8192,
+    engine: Annotated[str, typer.Option(help="local (default) or ray (needs curata[ray])")] = "local",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
 ) -> None:
     """Curate INPUTS into OUT: curated.jsonl, rejected.jsonl, findings.jsonl, signals.parquet, report.html."""
@@ -75,7 +76,9 @@ def run(
     from curata.runner import RunOptions
     from curata.runner import run as run_job
 
-    options = RunOptions(list(inputs), out, recipe, format, export_format, strict, workers, batch_rows)
+    options = RunOptions(
+        list(inputs), out, recipe, format, export_format, strict, workers, batch_rows, engine=engine
+    )
     with make_reporter(quiet) as reporter:
         result = run_job(options, reporter)
     if not quiet:

@@ -37,6 +37,7 @@ class RunOptions:
     strict: bool = False
     workers: int | None = None
     batch_rows: int = 8192
+    engine: str = "local"
     # A recipe given as text (e.g. an earlier run's recipe with a stage added) instead of a path.
     recipe_text: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -81,6 +82,18 @@ def validate_options(options: RunOptions) -> None:
                 raise RecipeError(str(exc)) from None
 
 
+def make_engine(
+    name: str, run_dir: RunDir, plan: Plan, reporter: Reporter, workers: int | None
+) -> LocalEngine:
+    if name == "local":
+        return LocalEngine(run_dir, plan, reporter, workers)
+    if name == "ray":
+        from curata.engines.ray_engine import RayEngine
+
+        return RayEngine(run_dir, plan, reporter, workers)
+    raise RecipeError(f"unknown engine '{name}' (local or ray)")
+
+
 def plan_run(options: RunOptions) -> tuple[list[InputFile], Plan, str]:
     """Everything checked before OUT is touched: inputs exist, formats known, recipe valid."""
     validate_options(options)
@@ -101,7 +114,7 @@ def run(options: RunOptions, reporter: Reporter) -> RunResult:
     resumed = run_dir.prepare(fingerprint, options.command(plan.recipe))
     if resumed:
         reporter.message(f"resuming the earlier run in {options.out}")
-    engine = LocalEngine(run_dir, plan, reporter, options.workers)
+    engine = make_engine(options.engine, run_dir, plan, reporter, options.workers)
     info = engine.ingest(inputs, IngestOptions(options.format, options.strict, options.batch_rows))
     runs = engine.execute(info)
     store = PartStore(run_dir, info.parts, plan.producers)
@@ -112,7 +125,9 @@ def run(options: RunOptions, reporter: Reporter) -> RunResult:
     signals = pq.read_table(run_dir.staging / "signals.parquet")
     decide = next(p.stage for p in plan.stages if isinstance(p.stage, Decide))
     assert isinstance(decide, Decide)
-    summary = build_summary(plan, info, runs, counts, signals, decide.policy(), time.perf_counter() - started)
+    summary = build_summary(
+        plan, info, runs, counts, signals, decide.policy(), time.perf_counter() - started, options.engine
+    )
     view = StoreView(store)
     build_report(
         ReportContext(

@@ -67,6 +67,7 @@ def build_summary(
     signals: pa.Table,
     policy: dict[str, dict[str, Any]],
     total_seconds: float,
+    engine: str = "local",
 ) -> dict[str, Any]:
     checks: dict[str, Any] = {}
     for code in plan.codes:
@@ -84,6 +85,7 @@ def build_summary(
     return {
         "curata_version": __version__,
         "recipe": {"name": plan.recipe.name, "source": plan.recipe.source},
+        "engine": engine,
         "inputs": info.inputs,
         "totals": {
             "input": info.rows + info.bad_lines,

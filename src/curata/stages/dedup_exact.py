@@ -5,6 +5,7 @@ naming the kept record's id."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -65,6 +66,55 @@ class ExactDedup(DatasetStage):
     def check_codes(self) -> tuple[str, ...]:
         return (CODE,)
 
+    def message(self, kept_id: str, copies: int) -> str:
+        return f"same {self.settings.key} as {kept_id} after normalisation ({copies} copies)"
+
+    def ray_analyse(self, rows: Any) -> tuple[Any, list[Any], dict[str, Any]]:
+        """The same grouping as a distributed group-by on the digest (see engines.ray_engine)."""
+        digest = digest_column(self.settings.key)
+        use_quality = self.use_quality
+
+        def keys(batch: pa.Table) -> pa.Table:
+            halves = digest_matrix(batch.column(digest)).view(np.uint64)
+            return batch.append_column("k0", pa.array(halves[:, 0])).append_column(
+                "k1", pa.array(halves[:, 1])
+            )
+
+        def per_group(group: pa.Table) -> pa.Table:
+            rows_ = group.column("_row").to_numpy()
+            score = (
+                np.nan_to_num(
+                    group.column("quality").to_numpy(zero_copy_only=False).astype(np.float64), nan=-1.0
+                )
+                if use_quality
+                else np.zeros(len(rows_))
+            )
+            best = int(np.lexsort((rows_, -score))[0])
+            kept_row, kept_id = int(rows_[best]), group.column("id")[best].as_py()
+            is_dup = rows_ != kept_row
+            copies = len(rows_)
+            return pa.table(
+                {
+                    "_row": rows_,
+                    score_column(CODE): is_dup.astype(np.float32),
+                    message_column(CODE): [self.message(kept_id, copies) if d else None for d in is_dup],
+                    related_column(CODE): pa.array(
+                        [[kept_id] if d else None for d in is_dup], pa.list_(pa.string())
+                    ),
+                    "exact_dup_cluster": np.full(copies, kept_row if copies > 1 else -1, dtype=np.int64),
+                }
+            )
+
+        result = (
+            rows.map_batches(keys, batch_format="pyarrow")
+            .groupby(["k0", "k1"])
+            .map_groups(per_group, batch_format="pyarrow")
+            .materialize()
+        )
+        duplicates = int(result.sum(score_column(CODE)) or 0)
+        clusters = result.filter(expr="exact_dup_cluster >= 0").unique("exact_dup_cluster")
+        return result, [], {"key": self.settings.key, "duplicates": duplicates, "groups": len(clusters)}
+
     def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
         n = data.n_rows
         digests = digest_matrix(data.column(digest_column(self.settings.key)))
@@ -77,8 +127,7 @@ class ExactDedup(DatasetStage):
         ids = data.column("id").to_pylist()
         related: list[list[str] | None] = [[ids[k]] if d else None for k, d in zip(kept, is_dup, strict=True)]
         messages = [
-            f"same {self.settings.key} as {ids[k]} after normalisation ({s} copies)" if d else None
-            for k, d, s in zip(kept, is_dup, sizes, strict=True)
+            self.message(ids[k], s) if d else None for k, d, s in zip(kept, is_dup, sizes, strict=True)
         ]
         progress(n)
         duplicates = int(is_dup.sum())

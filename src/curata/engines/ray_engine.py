@@ -1,0 +1,214 @@
+"""The Ray engine (`--engine ray`, extra `curata[ray]`): the same stages, run on a Ray cluster.
+
+- Row stages run as Ray Data `map_batches` over pyarrow batches, in an actor pool (each actor
+  builds its stages once, so embedders and local models load once per actor).
+- Dataset stages that provide a distributed implementation (`RayAnalysis`) run as Ray Data
+  operations (group-bys, sorts) over the cluster; the driver only streams each stage's small
+  output columns back into the run's parts. Others run on the driver as in the local engine.
+- Ingest, the run directory and the outputs are the local engine's, so outputs are identical.
+
+The run directory must be on storage every node can reach (a shared or network file system);
+on one machine that is any local path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pyarrow as pa
+
+from curata.engines.local import LocalEngine, checked_columns, merge
+from curata.engines.store import Part, PartStore
+from curata.errors import CurataError
+from curata.pipeline import PlannedStage
+from curata.progress import Reporter
+from curata.stages.base import DatasetStage, Finding, RowStage
+from curata.workdir import DONE, RunDir, write_json, write_parquet
+
+
+@runtime_checkable
+class RayAnalysis(Protocol):
+    """A dataset stage's distributed implementation.
+
+    `rows` is a Ray Dataset of `_row` plus the stage's `reads()` columns; the result is a Ray
+    Dataset of `_row` plus every column the stage writes (any order), with findings and summary.
+    """
+
+    def ray_analyse(self, rows: Any) -> tuple[Any, list[Finding], dict[str, Any]]: ...
+
+
+def start_ray(workers: int) -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise CurataError("--engine ray needs Ray: pip install 'curata[ray]'") from None
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        # Logical CPUs beyond the cores: the reading tasks must not wait behind the actor pool.
+        options: dict[str, Any] = {} if address else {"num_cpus": workers * 2}
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+            configure_logging=True,
+            **options,
+        )
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    return ray
+
+
+class PartReader:
+    """A Ray Data task: turns a batch of part numbers into those parts' columns (and `_row`)."""
+
+    def __init__(
+        self, out: str, parts: tuple[Part, ...], producers: dict[str, str], columns: list[str]
+    ) -> None:
+        self.out, self.parts, self.producers, self.columns = out, parts, producers, columns
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        store = PartStore(RunDir(_path(self.out)), self.parts, self.producers)
+        tables = [store.read_part(int(i), self.columns) for i in batch.column("part").to_pylist()]
+        return pa.concat_tables(tables)
+
+
+class RowStageActor:
+    """A Ray Data actor: runs a group of row stages on pyarrow batches of records."""
+
+    def __init__(self, group: list[PlannedStage]) -> None:
+        self.group = group
+        for planned in group:
+            assert isinstance(planned.stage, RowStage)
+            planned.stage.setup()
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        table = batch
+        produced = pa.table({"_row": batch.column("_row")})
+        for planned in self.group:
+            stage = planned.stage
+            assert isinstance(stage, RowStage)
+            columns = checked_columns(
+                planned, stage.process(table.select(sorted(stage.reads()))), batch.num_rows
+            )
+            out = pa.table(columns)
+            table = merge(table, out)
+            produced = merge(produced, out)
+        return produced
+
+
+def _path(value: str) -> Any:
+    from pathlib import Path
+
+    return Path(value)
+
+
+class RayEngine(LocalEngine):
+    def __init__(self, run: RunDir, plan: Any, reporter: Reporter, workers: int | None = None) -> None:
+        super().__init__(run, plan, reporter, workers)
+        self.ray = start_ray(self.workers)
+
+    def stage_columns(self, store: PartStore, columns: list[str], parts: list[Part]) -> Any:
+        """A Ray Dataset of the given columns (plus `_row`) of these parts, read by Ray tasks."""
+        names = sorted({"_row", *columns})
+        reader = PartReader(str(self.run.out), store.parts, store.producers, names)
+        return self.ray.data.from_items([{"part": p.index} for p in parts]).map_batches(
+            reader, batch_size=1, batch_format="pyarrow"
+        )
+
+    def write_by_part(
+        self, store: PartStore, batches: Iterator[pa.Table], keys: dict[str, list[str]], task: Any
+    ) -> None:
+        """Stream `_row`-keyed output batches into each stage's part files, a part as soon as it is whole."""
+        starts = store.starts
+        pending: dict[int, list[pa.Table]] = {}
+        have: dict[int, int] = {}
+        for batch in batches:
+            rows = batch.column("_row").to_numpy()
+            part_of = np.searchsorted(starts, rows, side="right") - 1
+            for index in np.unique(part_of):
+                piece = batch.filter(pa.array(part_of == index))
+                pending.setdefault(int(index), []).append(piece)
+                have[int(index)] = have.get(int(index), 0) + piece.num_rows
+                part = store.parts[int(index)]
+                if have[int(index)] == part.rows:
+                    whole = pa.concat_tables(pending.pop(int(index)))
+                    whole = whole.sort_by("_row")
+                    for key, names in keys.items():
+                        write_parquet(self.run.stage_part(key, part.index), whole.select(names))
+                    task.advance(part.rows)
+        if pending:
+            raise CurataError(f"the Ray engine lost rows of parts {sorted(pending)}")
+
+    def compute_row_parts(self, group: list[PlannedStage], store: PartStore) -> dict[str, float]:
+        name = "+".join(p.name for p in group)
+        task = self.reporter.task(f"{name} (ray)", store.n_rows)
+        todo = []
+        for part in store.parts:
+            if all(self.run.stage_part(p.key, part.index).exists() for p in group):
+                task.advance(part.rows)
+            else:
+                todo.append(part)
+        start = time.perf_counter()
+        if todo:
+            produced_here: set[str] = set()
+            external: set[str] = set()
+            for planned in group:
+                external |= {c for c in planned.stage.reads() if c not in produced_here}
+                produced_here |= set(planned.stage.writes())
+            rows = self.stage_columns(store, sorted(external), todo)
+            outputs = rows.map_batches(
+                RowStageActor,
+                fn_constructor_args=(group,),
+                batch_format="pyarrow",
+                compute=self.ray.data.ActorPoolStrategy(size=self.workers),
+                num_cpus=1,
+            )
+            keys = {p.key: list(p.stage.writes()) for p in group}
+            self.write_by_part(
+                store, outputs.iter_batches(batch_format="pyarrow", batch_size=None), keys, task
+            )
+        task.finish()
+        seconds = (time.perf_counter() - start) / max(len(group), 1)
+        return {p.key: seconds for p in group}
+
+    def run_dataset_stage(self, planned: PlannedStage, store: PartStore) -> Any:
+        stage = planned.stage
+        if not isinstance(stage, RayAnalysis) or self.finished(planned) is not None:
+            return super().run_dataset_stage(planned, store)
+        assert isinstance(stage, DatasetStage)
+        task = self.reporter.task(f"{stage.name} (ray)", store.n_rows)
+        start = time.perf_counter()
+        rows = self.stage_columns(store, sorted(stage.reads()), list(store.parts))
+        result, findings, summary = stage.ray_analyse(rows)
+        names = list(stage.writes())
+        ordered = result.sort("_row").iter_batches(batch_format="pyarrow", batch_size=None)
+        self.write_by_part(store, (cast_to(planned, b) for b in ordered), {planned.key: names}, task)
+        seconds = time.perf_counter() - start
+        finding_json = [f.to_json() for f in findings]
+        write_json(
+            self.run.stage_dir(planned.key) / DONE,
+            {"seconds": seconds, "summary": summary, "findings": finding_json},
+        )
+        task.finish()
+        from curata.engines.local import StageRun
+
+        return StageRun(
+            stage.name, stage.kind, planned.key, seconds, store.n_rows, False, summary, finding_json
+        )
+
+
+def cast_to(planned: PlannedStage, batch: pa.Table) -> pa.Table:
+    """Give a distributed stage's output the declared column types."""
+    declared = planned.stage.writes()
+    columns = {"_row": batch.column("_row")}
+    for name, dtype in declared.items():
+        column = batch.column(name)
+        columns[name] = column if column.type == dtype else column.cast(dtype)
+    return pa.table(columns)
