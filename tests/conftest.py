@@ -15,19 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from curata.cli import app
+from curata.workdir import CONTRACT_FILES
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-CONTRACT = (
-    "curated.jsonl",
-    "rejected.jsonl",
-    "findings.jsonl",
-    "signals.parquet",
-    "bad_lines.jsonl",
-    "summary.json",
-    "report.html",
-)
+CONTRACT = CONTRACT_FILES
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

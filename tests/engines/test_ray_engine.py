@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import write_jsonl
 from tests.engines.test_resume import assert_same_outputs, dataset
 
 pytest.importorskip("ray")
@@ -39,7 +40,11 @@ def run(data: Path, out: Path, engine: str) -> None:
 
 @pytest.mark.timeout(300)
 def test_ray_engine_smoke_matches_the_local_engine(tmp_path: Path) -> None:
-    data = dataset(tmp_path / "in.jsonl", n=3_000)
+    rows = [
+        {"instruction": f"Question {i % 700}?", "input": "", "output": f"Answer {i % 900}." if i % 50 else ""}
+        for i in range(3_000)
+    ]
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
     run(data, tmp_path / "local", "local")
     run(data, tmp_path / "ray", "ray")
     assert_same_outputs(tmp_path / "local", tmp_path / "ray")

@@ -23,8 +23,8 @@ from curata.errors import CurataError
 from curata.ingest import BadLine, IngestOptions, InputSummary, ingest
 from curata.inputs import InputFile
 from curata.pipeline import Plan, PlannedStage
-from curata.progress import Reporter
-from curata.stages.base import DatasetStage, RowStage, StageKind
+from curata.progress import Reporter, Task
+from curata.stages.base import DatasetStage, Finding, RowStage, StageKind
 from curata.workdir import DONE, RunDir, atomic_open, read_json, write_json, write_parquet
 
 # Below this many rows, worker processes cost more than they save.
@@ -170,15 +170,26 @@ class LocalEngine:
         for part in store.parts:
             sliced = pa.table({name: col.slice(part.start, part.rows) for name, col in columns.items()})
             write_parquet(self.run.stage_part(planned.key, part.index), sliced)
+        task.finish()
+        return self.finish_dataset_stage(planned, store, start, result.summary, result.findings)
+
+    def finish_dataset_stage(
+        self,
+        planned: PlannedStage,
+        store: PartStore,
+        start: float,
+        summary: dict[str, Any],
+        findings: list[Finding],
+    ) -> StageRun:
+        """Mark a dataset stage done (its parts are written) and say what it did."""
         seconds = time.perf_counter() - start
-        findings = [f.to_json() for f in result.findings]
+        finding_json = [f.to_json() for f in findings]
         write_json(
             self.run.stage_dir(planned.key) / DONE,
-            {"seconds": seconds, "summary": result.summary, "findings": findings},
+            {"seconds": seconds, "summary": summary, "findings": finding_json},
         )
-        task.finish()
         return StageRun(
-            stage.name, stage.kind, planned.key, seconds, store.n_rows, False, result.summary, findings
+            planned.name, planned.stage.kind, planned.key, seconds, store.n_rows, False, summary, finding_json
         )
 
     def run_row_group(self, group: list[PlannedStage], store: PartStore) -> list[StageRun]:
@@ -199,16 +210,20 @@ class LocalEngine:
                 )
         return [runs[p.key] for p in group]
 
-    def compute_row_parts(self, group: list[PlannedStage], store: PartStore) -> dict[str, float]:
-        name = "+".join(p.name for p in group)
-        task = self.reporter.task(name, store.n_rows)
-        seconds = dict.fromkeys((p.key for p in group), 0.0)
+    def pending_parts(self, group: list[PlannedStage], store: PartStore, task: Task) -> list[Part]:
+        """Parts some stage of the group has not written yet; finished ones count as progress."""
         todo = []
         for part in store.parts:
             if all(self.run.stage_part(p.key, part.index).exists() for p in group):
                 task.advance(part.rows)
             else:
                 todo.append(part)
+        return todo
+
+    def compute_row_parts(self, group: list[PlannedStage], store: PartStore) -> dict[str, float]:
+        task = self.reporter.task("+".join(p.name for p in group), store.n_rows)
+        seconds = dict.fromkeys((p.key for p in group), 0.0)
+        todo = self.pending_parts(group, store, task)
         job = RowJob(self.run.out, store.parts, store.producers, group)
         rows_todo = sum(p.rows for p in todo)
         if self.workers <= 1 or rows_todo < INLINE_ROWS or len(todo) < 2:

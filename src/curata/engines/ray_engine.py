@@ -22,13 +22,13 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pyarrow as pa
 
-from curata.engines.local import LocalEngine, checked_columns, merge
+from curata.engines.local import LocalEngine, StageRun, checked_columns, merge
 from curata.engines.store import Part, PartStore
 from curata.errors import CurataError
 from curata.pipeline import PlannedStage
 from curata.progress import Reporter
 from curata.stages.base import DatasetStage, Finding, RowStage
-from curata.workdir import DONE, RunDir, write_json, write_parquet
+from curata.workdir import RunDir, write_parquet
 
 
 @runtime_checkable
@@ -147,14 +147,8 @@ class RayEngine(LocalEngine):
             raise CurataError(f"the Ray engine lost rows of parts {sorted(pending)}")
 
     def compute_row_parts(self, group: list[PlannedStage], store: PartStore) -> dict[str, float]:
-        name = "+".join(p.name for p in group)
-        task = self.reporter.task(f"{name} (ray)", store.n_rows)
-        todo = []
-        for part in store.parts:
-            if all(self.run.stage_part(p.key, part.index).exists() for p in group):
-                task.advance(part.rows)
-            else:
-                todo.append(part)
+        task = self.reporter.task("+".join(p.name for p in group) + " (ray)", store.n_rows)
+        todo = self.pending_parts(group, store, task)
         start = time.perf_counter()
         if todo:
             produced_here: set[str] = set()
@@ -178,7 +172,7 @@ class RayEngine(LocalEngine):
         seconds = (time.perf_counter() - start) / max(len(group), 1)
         return {p.key: seconds for p in group}
 
-    def run_dataset_stage(self, planned: PlannedStage, store: PartStore) -> Any:
+    def run_dataset_stage(self, planned: PlannedStage, store: PartStore) -> StageRun:
         stage = planned.stage
         if not isinstance(stage, RayAnalysis) or self.finished(planned) is not None:
             return super().run_dataset_stage(planned, store)
@@ -190,18 +184,8 @@ class RayEngine(LocalEngine):
         names = list(stage.writes())
         ordered = result.sort("_row").iter_batches(batch_format="pyarrow", batch_size=None)
         self.write_by_part(store, (cast_to(planned, b) for b in ordered), {planned.key: names}, task)
-        seconds = time.perf_counter() - start
-        finding_json = [f.to_json() for f in findings]
-        write_json(
-            self.run.stage_dir(planned.key) / DONE,
-            {"seconds": seconds, "summary": summary, "findings": finding_json},
-        )
         task.finish()
-        from curata.engines.local import StageRun
-
-        return StageRun(
-            stage.name, stage.kind, planned.key, seconds, store.n_rows, False, summary, finding_json
-        )
+        return self.finish_dataset_stage(planned, store, start, summary, findings)
 
 
 def cast_to(planned: PlannedStage, batch: pa.Table) -> pa.Table:
