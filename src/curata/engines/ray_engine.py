@@ -16,30 +16,38 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
 
 from curata.engines.local import LocalEngine, StageRun, checked_columns, merge
-from curata.engines.store import Part, PartStore
+from curata.engines.store import Part, PartStore, StoreView
 from curata.errors import CurataError
 from curata.pipeline import PlannedStage
 from curata.progress import Reporter
-from curata.stages.base import DatasetStage, Finding, RowStage
+from curata.stages.base import DatasetStage, DatasetView, Finding, RowStage
 from curata.workdir import RunDir, write_parquet
+
+
+@dataclass
+class RayResult:
+    """A distributed analysis: a Ray Dataset of `_row` plus every column the stage writes (any
+    order), dataset-level findings, and how to summarise the columns once they are written."""
+
+    rows: Any
+    findings: list[Finding] = field(default_factory=list)
+    summarize: Callable[[DatasetView], dict[str, Any]] | None = None
 
 
 @runtime_checkable
 class RayAnalysis(Protocol):
-    """A dataset stage's distributed implementation.
+    """A dataset stage's distributed implementation; `rows` is a Ray Dataset of `_row` plus the
+    stage's `reads()` columns."""
 
-    `rows` is a Ray Dataset of `_row` plus the stage's `reads()` columns; the result is a Ray
-    Dataset of `_row` plus every column the stage writes (any order), with findings and summary.
-    """
-
-    def ray_analyse(self, rows: Any) -> tuple[Any, list[Finding], dict[str, Any]]: ...
+    def ray_analyse(self, rows: Any) -> RayResult: ...
 
 
 def start_ray(workers: int) -> Any:
@@ -62,6 +70,8 @@ def start_ray(workers: int) -> Any:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     return ray
 
 
@@ -101,6 +111,17 @@ class RowStageActor:
             table = merge(table, out)
             produced = merge(produced, out)
         return produced
+
+
+def actor_class(group: list[PlannedStage]) -> type[RowStageActor]:
+    """The actor class with its stages bound in (Ray keeps constructor arguments in the object
+    store, where an actor restart may not find them again)."""
+
+    class BoundRowStageActor(RowStageActor):
+        def __init__(self) -> None:
+            super().__init__(group)
+
+    return BoundRowStageActor
 
 
 def _path(value: str) -> Any:
@@ -158,8 +179,7 @@ class RayEngine(LocalEngine):
                 produced_here |= set(planned.stage.writes())
             rows = self.stage_columns(store, sorted(external), todo)
             outputs = rows.map_batches(
-                RowStageActor,
-                fn_constructor_args=(group,),
+                actor_class(group),
                 batch_format="pyarrow",
                 compute=self.ray.data.ActorPoolStrategy(size=self.workers),
                 num_cpus=1,
@@ -180,12 +200,13 @@ class RayEngine(LocalEngine):
         task = self.reporter.task(f"{stage.name} (ray)", store.n_rows)
         start = time.perf_counter()
         rows = self.stage_columns(store, sorted(stage.reads()), list(store.parts))
-        result, findings, summary = stage.ray_analyse(rows)
+        result = stage.ray_analyse(rows)
         names = list(stage.writes())
-        ordered = result.sort("_row").iter_batches(batch_format="pyarrow", batch_size=None)
-        self.write_by_part(store, (cast_to(planned, b) for b in ordered), {planned.key: names}, task)
+        batches = result.rows.iter_batches(batch_format="pyarrow", batch_size=None)
+        self.write_by_part(store, (cast_to(planned, b) for b in batches), {planned.key: names}, task)
+        summary = result.summarize(StoreView(store)) if result.summarize else {}
         task.finish()
-        return self.finish_dataset_stage(planned, store, start, summary, findings)
+        return self.finish_dataset_stage(planned, store, start, summary, result.findings)
 
 
 def cast_to(planned: PlannedStage, batch: pa.Table) -> pa.Table:

@@ -25,6 +25,13 @@ class ExactDedupSettings(StageSettings):
     key: DedupKey = "conversation"
 
 
+def ray_cpus() -> float:
+    import ray
+
+    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    return float(resources.get("CPU", 2))
+
+
 def group_keys(digests: np.ndarray) -> np.ndarray:
     """A group number per row: rows with equal 16-byte digests share one."""
     _, inverse = np.unique(digests.view("V16").ravel(), return_inverse=True)
@@ -69,78 +76,83 @@ class ExactDedup(DatasetStage):
     def message(self, kept_id: str, copies: int) -> str:
         return f"same {self.settings.key} as {kept_id} after normalisation ({copies} copies)"
 
-    def ray_analyse(self, rows: Any) -> tuple[Any, list[Any], dict[str, Any]]:
-        """The same grouping as a distributed group-by on the digest (see engines.ray_engine)."""
-        digest = digest_column(self.settings.key)
-        use_quality = self.use_quality
+    def dedupe(
+        self, digests: np.ndarray, quality: np.ndarray | None, ids: list[str], rows: np.ndarray
+    ) -> dict[str, pa.Array]:
+        """The stage's columns for a set of rows holding every copy of each digest they contain.
 
-        def keys(batch: pa.Table) -> pa.Table:
+        `rows` are the rows' global numbers: a cluster is named by its kept row.
+        """
+        n = len(rows)
+        if n == 0:
+            return {name: pa.array([], dtype) for name, dtype in self.writes().items()}
+        groups = group_keys(digests)
+        kept = representatives(groups, quality)
+        sizes = np.bincount(groups)[groups]
+        is_dup = kept != np.arange(n)
+        related = [[ids[k]] if d else None for k, d in zip(kept, is_dup, strict=True)]
+        messages = [
+            self.message(ids[k], c) if d else None for k, d, c in zip(kept, is_dup, sizes, strict=True)
+        ]
+        return {
+            score_column(CODE): pa.array(is_dup.astype(np.float32)),
+            message_column(CODE): pa.array(messages, pa.string()),
+            related_column(CODE): pa.array(related, pa.list_(pa.string())),
+            "exact_dup_cluster": pa.array(np.where(sizes > 1, rows[kept], -1).astype(np.int64)),
+        }
+
+    def ray_analyse(self, rows: Any) -> Any:
+        """Hash-partition the rows by digest across the cluster, then dedupe each partition locally
+        (every copy of a digest lands in the same partition)."""
+        digest = digest_column(self.settings.key)
+
+        def with_keys(batch: pa.Table) -> pa.Table:
             halves = digest_matrix(batch.column(digest)).view(np.uint64)
             return batch.append_column("k0", pa.array(halves[:, 0])).append_column(
                 "k1", pa.array(halves[:, 1])
             )
 
-        def per_group(group: pa.Table) -> pa.Table:
-            rows_ = group.column("_row").to_numpy()
-            score = (
-                np.nan_to_num(
-                    group.column("quality").to_numpy(zero_copy_only=False).astype(np.float64), nan=-1.0
-                )
-                if use_quality
-                else np.zeros(len(rows_))
+        def per_partition(batch: pa.Table) -> pa.Table:
+            quality = batch.column("quality").to_numpy(zero_copy_only=False) if self.use_quality else None
+            row_numbers = batch.column("_row").to_numpy()
+            columns = self.dedupe(
+                digest_matrix(batch.column(digest)), quality, batch.column("id").to_pylist(), row_numbers
             )
-            best = int(np.lexsort((rows_, -score))[0])
-            kept_row, kept_id = int(rows_[best]), group.column("id")[best].as_py()
-            is_dup = rows_ != kept_row
-            copies = len(rows_)
-            return pa.table(
-                {
-                    "_row": rows_,
-                    score_column(CODE): is_dup.astype(np.float32),
-                    message_column(CODE): [self.message(kept_id, copies) if d else None for d in is_dup],
-                    related_column(CODE): pa.array(
-                        [[kept_id] if d else None for d in is_dup], pa.list_(pa.string())
-                    ),
-                    "exact_dup_cluster": np.full(copies, kept_row if copies > 1 else -1, dtype=np.int64),
-                }
-            )
+            return pa.table({"_row": row_numbers, **columns})
 
+        from curata.engines.ray_engine import RayResult
+
+        partitions = max(2, int(ray_cpus()))
         result = (
-            rows.map_batches(keys, batch_format="pyarrow")
-            .groupby(["k0", "k1"])
-            .map_groups(per_group, batch_format="pyarrow")
-            .materialize()
+            rows.map_batches(with_keys, batch_format="pyarrow")
+            .repartition(partitions, keys=["k0", "k1"])
+            .map_batches(per_partition, batch_format="pyarrow", batch_size=None)
         )
-        duplicates = int(result.sum(score_column(CODE)) or 0)
-        clusters = result.filter(expr="exact_dup_cluster >= 0").unique("exact_dup_cluster")
-        return result, [], {"key": self.settings.key, "duplicates": duplicates, "groups": len(clusters)}
+        return RayResult(result, [], self.summarize)
+
+    def summarize(self, data: DatasetView) -> dict[str, Any]:
+        clusters = data.numpy("exact_dup_cluster")
+        return {
+            "key": self.settings.key,
+            "duplicates": int(np.count_nonzero(data.numpy(score_column(CODE)))),
+            "groups": len(np.unique(clusters[clusters >= 0])),
+        }
 
     def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
         n = data.n_rows
-        digests = digest_matrix(data.column(digest_column(self.settings.key)))
-        groups = group_keys(digests) if n else np.zeros(0, dtype=np.int64)
-        quality = data.numpy("quality") if self.use_quality else None
-        kept = representatives(groups, quality) if n else np.zeros(0, dtype=np.int64)
-        sizes = np.bincount(groups, minlength=groups.max() + 1 if n else 0)[groups] if n else groups
-        rows = np.arange(n)
-        is_dup = kept != rows
-        ids = data.column("id").to_pylist()
-        related: list[list[str] | None] = [[ids[k]] if d else None for k, d in zip(kept, is_dup, strict=True)]
-        messages = [
-            self.message(ids[k], s) if d else None for k, d, s in zip(kept, is_dup, sizes, strict=True)
-        ]
+        columns = self.dedupe(
+            digest_matrix(data.column(digest_column(self.settings.key))),
+            data.numpy("quality") if self.use_quality else None,
+            data.column("id").to_pylist(),
+            np.arange(n),
+        )
         progress(n)
-        duplicates = int(is_dup.sum())
+        clusters = columns["exact_dup_cluster"].to_numpy()
         return DatasetResult(
-            columns={
-                score_column(CODE): pa.array(is_dup.astype(np.float32)),
-                message_column(CODE): pa.array(messages, pa.string()),
-                related_column(CODE): pa.array(related, pa.list_(pa.string())),
-                "exact_dup_cluster": pa.array(np.where(sizes > 1, kept, -1).astype(np.int64)),
-            },
+            columns=columns,
             summary={
                 "key": self.settings.key,
-                "duplicates": duplicates,
-                "groups": len(np.unique(kept[sizes > 1])),
+                "duplicates": int(np.count_nonzero(columns[score_column(CODE)].to_numpy())),
+                "groups": len(np.unique(clusters[clusters >= 0])),
             },
         )
