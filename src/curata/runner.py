@@ -23,7 +23,7 @@ from curata.progress import Reporter
 from curata.recipe import Recipe, load_recipe, parse_recipe
 from curata.report.build import ReportContext, build_report
 from curata.stages.decide import Decide
-from curata.summary import build_summary
+from curata.summary import NUMERIC_STATS, build_summary
 from curata.workdir import RunDir, write_json
 
 
@@ -82,6 +82,13 @@ def validate_options(options: RunOptions) -> None:
                 raise RecipeError(str(exc)) from None
 
 
+def summary_columns(plan: Plan) -> list[str]:
+    """The signal columns the summary and the report read (not messages or digests)."""
+    wanted = {"id", "label", "format", "kept", "selected", "split", *NUMERIC_STATS, *plan.codes}
+    wanted |= {c for c in plan.columns if c.endswith("_cluster") or c.endswith("_2d")}
+    return [c for c in plan.columns if c in wanted]
+
+
 def make_engine(
     name: str, run_dir: RunDir, plan: Plan, reporter: Reporter, workers: int | None
 ) -> LocalEngine:
@@ -122,7 +129,7 @@ def run(options: RunOptions, reporter: Reporter) -> RunResult:
     findings = [f for r in runs for f in r.findings]
     counts = writer.write(findings)
     verify_nothing_lost(run_dir, store)
-    signals = pq.read_table(run_dir.staging / "signals.parquet")
+    signals = pq.read_table(run_dir.staging / "signals.parquet", columns=summary_columns(plan))
     decide = next(p.stage for p in plan.stages if isinstance(p.stage, Decide))
     assert isinstance(decide, Decide)
     summary = build_summary(

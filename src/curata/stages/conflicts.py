@@ -82,12 +82,12 @@ class Conflicts(DatasetStage):
         scores = np.zeros(n, dtype=np.float32)
         messages: list[str | None] = [None] * n
         related: list[list[str] | None] = [None] * n
-        order = np.argsort(groups, kind="stable")
+        sizes = np.bincount(groups)
+        shared = np.flatnonzero(sizes[groups] > 1)
+        order = shared[np.argsort(groups[shared], kind="stable")]
         bounds = np.flatnonzero(np.diff(groups[order])) + 1
         conflicting_groups = 0
-        for members in np.split(order, bounds):
-            if len(members) < 2:
-                continue
+        for members in np.split(order, bounds) if len(order) else []:
             member_labels = {labels[m] for m in members}
             by_label = any(label is not None for label in member_labels) and len(member_labels) > 1
             by_answer = self.settings.compare != "label" and len({int(response_key[m]) for m in members}) > 1
