@@ -157,3 +157,22 @@ def test_side_digests_equal_digests_of_the_joined_sides() -> None:
         assert side_digests(wire) == expected
 
     check()
+
+
+def test_exact_dedup_keeps_the_same_copy_whatever_order_the_rows_arrive_in() -> None:
+    import numpy as np
+
+    from curata.stages.dedup_exact import ExactDedup, ExactDedupSettings
+
+    stage = ExactDedup(ExactDedupSettings())
+    digests = np.repeat(np.eye(3, 16, dtype=np.uint8), [3, 1, 2], axis=0)
+    rows = np.array([10, 4, 7, 2, 9, 3])
+    ids = [f"r{r}" for r in rows]
+    in_order = stage.dedupe(digests, None, ids, rows)
+    shuffle = np.array([5, 2, 0, 4, 1, 3])
+    shuffled = stage.dedupe(digests[shuffle], None, [ids[i] for i in shuffle], rows[shuffle])
+    unshuffle = np.argsort(shuffle)
+    assert (
+        shuffled["exact_dup_cluster"].take(unshuffle).to_pylist() == in_order["exact_dup_cluster"].to_pylist()
+    )
+    assert in_order["exact_dup_cluster"].to_pylist() == [4, 4, 4, -1, 3, 3]

@@ -38,10 +38,15 @@ def group_keys(digests: np.ndarray) -> np.ndarray:
     return np.asarray(inverse).ravel()
 
 
-def representatives(groups: np.ndarray, quality: np.ndarray | None) -> np.ndarray:
-    """For each row, the row kept for its group: highest quality, then lowest row number."""
+def representatives(
+    groups: np.ndarray, quality: np.ndarray | None, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """For each position, the position kept for its group: highest quality, then lowest row number.
+
+    `rows` are the positions' global row numbers (the tie-break), when they are not in row order.
+    """
     n = len(groups)
-    rows = np.arange(n)
+    rows = np.arange(n) if rows is None else rows
     score = np.zeros(n) if quality is None else np.nan_to_num(quality.astype(np.float64), nan=-1.0)
     order = np.lexsort((rows, -score, groups))
     first_of_group = np.ones(n, dtype=bool)
@@ -87,7 +92,7 @@ class ExactDedup(DatasetStage):
         if n == 0:
             return {name: pa.array([], dtype) for name, dtype in self.writes().items()}
         groups = group_keys(digests)
-        kept = representatives(groups, quality)
+        kept = representatives(groups, quality, rows)
         sizes = np.bincount(groups)[groups]
         is_dup = kept != np.arange(n)
         related = [[ids[k]] if d else None for k, d in zip(kept, is_dup, strict=True)]
