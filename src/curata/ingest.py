@@ -17,6 +17,7 @@ from curata.formats import FORMATS, RecordFormat, detect_format, get_format
 from curata.inputs import InputFile, RawItem, read_items
 from curata.jsonio import dump_json, json_default
 from curata.records import RECORD_SCHEMA
+from curata.review.loop import Correction
 
 DETECT_SAMPLE = 200
 
@@ -58,6 +59,8 @@ class IngestOptions:
     strict: bool = False
     batch_rows: int = 8192
     batch_bytes: int = 64 << 20
+    # Human edits and relabels by record id (from the review store), applied as records are read.
+    corrections: dict[str, Correction] | None = None
 
 
 def record_id(obj: dict[str, Any], position: int, prefix: str | None) -> str:
@@ -205,15 +208,19 @@ def convert(
     if item.obj is None or fmt is None:
         return BadLine(source.display, item.line, item.error or "no record", item.text, item.text_b64)
     obj = item.obj
+    rid = record_id(obj, position, prefix)
     try:
         turns, label = fmt.parse(obj)
+        correction = (builder.options.corrections or {}).get(rid)
+        if correction is not None:
+            turns, label, obj = correction.apply(fmt, turns, label, obj)
         raw = dump_json(obj)
     except FieldError as exc:
         return BadLine(source.display, item.line, f"{exc} (format {fmt.name})", dump_json_safe(obj))
     except (TypeError, ValueError) as exc:
         return BadLine(source.display, item.line, f"cannot store record: {exc}", dump_json_safe(obj))
     builder.add(
-        record_id(obj, position, prefix),
+        rid,
         source.display,
         fmt.name,
         [{"role": str(t.role), "content": t.content} for t in turns],

@@ -22,6 +22,7 @@ from curata.pipeline import Plan, build_plan, digest
 from curata.progress import Reporter
 from curata.recipe import Recipe, load_recipe, parse_recipe
 from curata.report.build import ReportContext, build_report
+from curata.review.loop import RunReview, load_for_run, with_human_decisions
 from curata.stages.decide import Decide
 from curata.summary import NUMERIC_STATS, build_summary
 from curata.workdir import RunDir, write_json
@@ -101,8 +102,9 @@ def make_engine(
     raise RecipeError(f"unknown engine '{name}' (local or ray)")
 
 
-def plan_run(options: RunOptions) -> tuple[list[InputFile], Plan, str]:
-    """Everything checked before OUT is touched: inputs exist, formats known, recipe valid."""
+def plan_run(options: RunOptions, review: RunReview | None = None) -> tuple[list[InputFile], Plan, str]:
+    """Everything checked before OUT is touched: inputs exist, formats known, recipe valid.
+    Human review decisions stored in OUT (if any) go to `decide`; their edits change the ingest."""
     validate_options(options)
     inputs = discover(options.inputs)
     recipe = (
@@ -111,18 +113,26 @@ def plan_run(options: RunOptions) -> tuple[list[InputFile], Plan, str]:
         else load_recipe(options.recipe)
     )
     fingerprint = input_fingerprint(inputs, options)
+    if review is not None:
+        recipe = with_human_decisions(recipe, review)
+        if review.corrections:
+            fingerprint = digest([fingerprint, review.corrections_json()])
     return inputs, build_plan(recipe, fingerprint), fingerprint
 
 
 def run(options: RunOptions, reporter: Reporter) -> RunResult:
     started = time.perf_counter()
-    inputs, plan, fingerprint = plan_run(options)
+    review = load_for_run(options.out)
+    inputs, plan, fingerprint = plan_run(options, review)
     run_dir = RunDir(options.out)
     resumed = run_dir.prepare(fingerprint, options.command(plan.recipe))
     if resumed:
         reporter.message(f"resuming the earlier run in {options.out}")
     engine = make_engine(options.engine, run_dir, plan, reporter, options.workers)
-    info = engine.ingest(inputs, IngestOptions(options.format, options.strict, options.batch_rows))
+    info = engine.ingest(
+        inputs,
+        IngestOptions(options.format, options.strict, options.batch_rows, corrections=review.corrections),
+    )
     runs = engine.execute(info)
     store = PartStore(run_dir, info.parts, plan.producers)
     writer = ContractWriter(run_dir, plan, store, options.export_format)

@@ -14,8 +14,9 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, field_validator
 
-from curata.checks.columns import score_column
+from curata.checks.columns import check_column_types, score_column
 from curata.checks.registry import CHECKS, Action
+from curata.review.verdicts import HUMAN_CODES, Verdict, human_columns
 from curata.stages.base import DatasetResult, DatasetView, DecisionStage, ProgressCallback, StageSettings
 from curata.stages.registry import register_stage
 
@@ -32,6 +33,8 @@ class DecideSettings(StageSettings):
 
     actions: dict[str, Action] = Field(default_factory=dict)
     thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
+    # Filled by `curata run` from the output directory's review store (see docs/review.md).
+    human: dict[str, Verdict] = Field(default_factory=dict)
 
     @field_validator("actions", "thresholds")
     @classmethod
@@ -69,10 +72,15 @@ class Decide(DecisionStage):
         return {code: {"action": self.action(code), "threshold": self.threshold(code)} for code in self.codes}
 
     def reads(self) -> frozenset[str]:
-        return frozenset(score_column(code) for code in self.codes)
+        human = {"id"} if self.settings.human else set()
+        return frozenset(score_column(code) for code in self.codes) | human
 
     def writes(self) -> dict[str, pa.DataType]:
-        return dict(DECISION_COLUMNS)
+        human = {c: t for code in self.check_codes() for c, t in check_column_types(code).items()}
+        return {**DECISION_COLUMNS, **human}
+
+    def check_codes(self) -> tuple[str, ...]:
+        return HUMAN_CODES if self.settings.human else ()
 
     def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
         n = data.n_rows
@@ -81,15 +89,29 @@ class Decide(DecisionStage):
         drops = self.hits(data, drop_codes, n)
         flags = self.hits(data, flag_codes, n)
         progress(n)
-        return DatasetResult(
-            columns={
-                "kept": pa.array(~drops.any(axis=1)),
-                "reasons": codes_per_row(drops, drop_codes),
-                "flags": codes_per_row(flags, flag_codes),
-                "decided_by": pa.repeat(pa.scalar("rule"), n),
-            },
-            summary={"policy": self.policy()},
+        columns: dict[str, pa.Array] = {
+            "kept": pa.array(~drops.any(axis=1)),
+            "reasons": codes_per_row(drops, drop_codes),
+            "flags": codes_per_row(flags, flag_codes),
+            "decided_by": pa.repeat(pa.scalar("rule"), n),
+        }
+        if self.settings.human:
+            columns = self.human_override(data, columns)
+        return DatasetResult(columns=columns, summary={"policy": self.policy()})
+
+    def human_override(self, data: DatasetView, columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+        """Reviewers' verdicts win over the rules (the rules' reasons stay as flags)."""
+        decision = {name: columns[name].to_pylist() for name in DECISION_COLUMNS}
+        extra = human_columns(
+            data.column("id").to_pylist(),
+            self.settings.human,
+            decision["kept"],
+            decision["reasons"],
+            decision["flags"],
+            decision["decided_by"],
         )
+        types = self.writes()
+        return {name: pa.array(values, types[name]) for name, values in {**decision, **extra}.items()}
 
     def hits(self, data: DatasetView, codes: Sequence[str], n: int) -> np.ndarray:
         """An (n, len(codes)) boolean matrix: which of these checks reach their threshold per row."""

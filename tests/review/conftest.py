@@ -1,0 +1,54 @@
+"""A small chat dataset with duplicates, empty answers and conflicting answers, run through
+`curata run`, for the review app's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import cli, write_jsonl
+
+LABELS = ("math", "code", "chat")
+
+
+def chat(rid: str, prompt: str, answer: str, label: str) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
+        "label": label,
+    }
+
+
+def review_records() -> list[dict[str, Any]]:
+    """27 records: 6 exact duplicates, 3 empty answers, 4 pairs answering one prompt differently."""
+    rows: list[dict[str, Any]] = []
+    for i in range(6):
+        answer = f"The answer to question {i} is **{i * 7}**.\n\n```python\nprint({i} * 7)\n```"
+        rows.append(chat(f"orig-{i}", f"What is {i} times seven?", answer, LABELS[i % 3]))
+        rows.append(chat(f"dup-{i}", f"what is {i} times  SEVEN?", answer.upper(), LABELS[i % 3]))
+    for i in range(3):
+        rows.append(chat(f"empty-{i}", f"Write a haiku about topic {i}.", "   ", "chat"))
+    for i in range(4):
+        prompt = f"Name a colour number {i}."
+        rows.append(chat(f"conflict-{i}a", prompt, f"Red, shade {i}.", "chat"))
+        rows.append(chat(f"conflict-{i}b", prompt, f"Blue, shade {i}; certainly not red.", "chat"))
+    for i in range(4):
+        rows.append(
+            chat(f"clean-{i}", f"Explain idea {i} briefly.", f"Idea {i} means something useful.", "chat")
+        )
+    return rows
+
+
+def run_to(data: Path, out: Path) -> None:
+    result = cli(["run", data, "-o", out, "--quiet"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def review_run(tmp_path: Path) -> tuple[Path, Path]:
+    """(input file, finished run directory)."""
+    data = write_jsonl(tmp_path / "chat.jsonl", review_records())
+    out = tmp_path / "out"
+    run_to(data, out)
+    return data, out
