@@ -24,6 +24,9 @@ app = typer.Typer(
 )
 recipe_app = typer.Typer(help="Show and validate recipes.", no_args_is_help=True)
 app.add_typer(recipe_app, name="recipe")
+from curata.review.cli import review_app  # noqa: E402 - the review commands live in their own module
+
+app.add_typer(review_app, name="review")
 
 console = Console()
 F = TypeVar("F", bound=Callable[..., Any])

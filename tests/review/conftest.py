@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +58,45 @@ def review_run(tmp_path: Path) -> tuple[Path, Path]:
     out = tmp_path / "out"
     run_to(data, out)
     return data, out
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    tokens: dict[str, str]
+    out: Path
+
+    def login(self, reviewer: str) -> str:
+        return f"{self.url}/?token={self.tokens[reviewer]}"
+
+
+@contextmanager
+def serve(out: Path, reviewers: Sequence[str], overlap: int | None = None) -> Iterator[Server]:
+    """The review app on a real HTTP server (uvicorn on 127.0.0.1, a free port) in a thread."""
+    import uvicorn
+
+    from curata.review.app import ReviewConfig, create_app
+    from curata.review.auth import load_tokens
+    from curata.review.cli import tokens_path
+
+    tokens = load_tokens(tokens_path(out), list(reviewers))
+    app = create_app(ReviewConfig(out, tokens, overlap))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "review server did not start"
+        time.sleep(0.05)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", tokens, out)
+    finally:
+        server.should_exit = True
+        thread.join(10)
