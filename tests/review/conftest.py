@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -51,13 +52,23 @@ def run_to(data: Path, out: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-@pytest.fixture
-def review_run(tmp_path: Path) -> tuple[Path, Path]:
-    """(input file, finished run directory)."""
-    data = write_jsonl(tmp_path / "chat.jsonl", review_records())
-    out = tmp_path / "out"
+@pytest.fixture(scope="session")
+def base_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One finished run shared by the tests (each test works on its own copy)."""
+    root = tmp_path_factory.mktemp("review-base")
+    data = write_jsonl(root / "chat.jsonl", review_records())
+    out = root / "out"
     run_to(data, out)
     return data, out
+
+
+@pytest.fixture
+def review_run(base_run: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """(input file, a fresh copy of the finished run directory)."""
+    data, out = base_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    return data, copy
 
 
 def free_port() -> int:

@@ -16,11 +16,15 @@ TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
 MAX_DIFF_TOKENS = 20_000
 
 
+def safe_link(url: str) -> bool:
+    return bool(SAFE_LINK.match(url.strip()))
+
+
 def make_markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.disable("image")
     # markdown-it already refuses javascript:, vbscript:, file: and data: links; be stricter.
-    md.validateLink = lambda url: bool(SAFE_LINK.match(url.strip()))
+    md.validateLink = safe_link  # type: ignore[method-assign]
 
     def link_open(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
