@@ -22,7 +22,7 @@ from curata.review.auth import CSRF_FIELD, Guard, make_middleware
 from curata.review.data import QueueItem, RunData, assigned, filter_queue
 from curata.review.loop import store_path
 from curata.review.render import markdown, pieces_html, word_diff
-from curata.review.store import ACTIONS, ReviewStore, State
+from curata.review.store import ACTIONS, STATUSES, ReviewStore, State
 
 PAGE_SIZE = 200
 BULK_ACTIONS = ("accept", "reject", "needs_rewrite", "clear")
@@ -79,7 +79,7 @@ class ReviewApp:
     def states(self, rid: str) -> dict[str, State]:
         return {d.reviewer: d.state for d in self.store.decisions() if d.record_id == rid}
 
-    def detail(self, request: Request, rid: str, oob: bool = False) -> str:
+    def detail(self, request: Request, rid: str, oob: bool = False, advance: bool = False) -> str:
         record = self.data.load(rid)
         if record is None:
             return self.render("missing.html.j2", request, rid=rid)
@@ -112,6 +112,7 @@ class ReviewApp:
             labels=self.data.labels[:9],
             group=group,
             oob=oob,
+            advance=advance,
             bulk_actions=BULK_ACTIONS,
         )
 
@@ -196,9 +197,9 @@ def create_app(config: ReviewConfig) -> FastAPI:
     def item(request: Request, id: str = Query(...)) -> str:
         return review.detail(request, id)
 
-    def after_change(request: Request, rid: str) -> Response:
+    def after_change(request: Request, rid: str, advance: bool = False) -> Response:
         if request.headers.get("hx-request"):
-            return HTMLResponse(review.detail(request, rid, oob=True))
+            return HTMLResponse(review.detail(request, rid, oob=True, advance=advance))
         return RedirectResponse(f"/?{_query(id=rid)}", status_code=303)
 
     @app.post("/decide")
@@ -210,7 +211,7 @@ def create_app(config: ReviewConfig) -> FastAPI:
         if action == "relabel" and value not in review.data.labels and not (value or "").strip():
             return HTMLResponse("a label is required", status_code=400)
         review.store.act(id, request.state.reviewer, action, value)
-        return after_change(request, id)
+        return after_change(request, id, advance=action in STATUSES)
 
     @app.post("/undo")
     def undo(request: Request) -> Response:

@@ -63,14 +63,17 @@
     else { return; }
   });
 
-  // After a verdict (accept, reject, needs rewrite) move on to the next record, once the
-  // response has replaced the detail pane (the submitting form itself is gone by then).
-  var advance = false;
-  document.addEventListener("submit", function (event) {
-    if (event.target.closest && event.target.closest("form.decision")) { advance = true; }
-  }, true);
-  document.addEventListener("htmx:afterSettle", function (event) {
-    if (advance && event.target && event.target.id === "detail") { advance = false; move(1); }
+  // After a verdict (accept, reject, needs rewrite) the server marks its answer with
+  // data-advance, and we move on to the next record once that answer is in place.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (!event.target || event.target.id !== "detail") { return; }
+    // htmx puts focus back on a field with the same id; keys should drive the app instead.
+    var active = document.activeElement;
+    if (active && event.target.contains(active)) { active.blur(); }
   });
-  document.addEventListener("htmx:responseError", function () { advance = false; });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!event.target || event.target.id !== "detail") { return; }
+    var marked = event.target.querySelector("article[data-advance]");
+    if (marked) { marked.removeAttribute("data-advance"); move(1); }
+  });
 })();
