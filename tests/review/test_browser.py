@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from curata.review.loop import store_path
-from curata.review.store import ReviewStore
 from tests.browser import chromium
 from tests.conftest import read_jsonl, write_jsonl
 from tests.review.conftest import chat, free_port, run_to, serve
+
+from curata.review.loop import store_path
+from curata.review.store import ReviewStore
 
 pytest.importorskip("playwright")
 REPO = Path(__file__).resolve().parents[2]
@@ -72,7 +72,7 @@ def wait_for_record(page: Any, rid: str) -> None:
 
     try:
         page.wait_for_function(
-            "id => { const a = document.querySelector('#detail article.record'); return a && a.dataset.id === id; }",
+            "id => document.querySelector('#detail article.record')?.dataset.id === id",
             arg=rid,
             timeout=15_000,
         )
@@ -141,7 +141,8 @@ def test_keyboard_review_is_applied_by_the_next_run(review_run: tuple[Path, Path
         assert page.locator("#my-status").inner_text().strip() == "open"
         page.reload()
         statuses = {
-            rid: page.locator(f'#queue li.row[data-id="{rid}"] .status').inner_text().strip() for rid in ids[:13]
+            rid: page.locator(f'#queue li.row[data-id="{rid}"] .status').inner_text().strip()
+            for rid in ids[:13]
         }
         for rid, verdict in expected.items():
             assert statuses[rid] == verdict, (rid, statuses[rid])
@@ -182,7 +183,7 @@ def test_keyboard_review_is_applied_by_the_next_run(review_run: tuple[Path, Path
 
 HOSTILE = [
     "<script>window.pwned = 'script'; alert(1)</script>",
-    '<img src=x onerror="window.pwned=\'img\'">',
+    "<img src=x onerror=\"window.pwned='img'\">",
     "[click me](javascript:window.pwned='md-link') and <a href=\"javascript:window.pwned='a'\">raw link</a>",
     "<iframe srcdoc=\"<script>parent.pwned='iframe'</script>\"></iframe>",
     "</textarea><script>window.pwned='textarea'</script><textarea>",
@@ -249,7 +250,12 @@ def test_hostile_record_text_never_executes(tmp_path: Path) -> None:
                 })"""
             )
             assert state == {
-                "scripts": 2, "handlers": 0, "jsLinks": 0, "frames": 0, "hx": 0, "textareas": 1,
+                "scripts": 2,
+                "handlers": 0,
+                "jsLinks": 0,
+                "frames": 0,
+                "hx": 0,
+                "textareas": 1,
                 "rows": len(HOSTILE),
             }
         assert page.locator("#reviewer").inner_text() == "alice"

@@ -118,3 +118,62 @@ def server_queue(out: Path) -> list[object]:
     from curata.review.data import RunData
 
     return list(RunData(out).queue)
+
+
+def queue_ids(client: httpx.Client, **params: str) -> list[str]:
+    page = client.get("/", params=params).text
+    return re.findall(r'<li class="row[^"]*" data-id="([^"]+)"', page)
+
+
+def test_filters_search_and_bulk_action_on_a_cluster(review_run: tuple[Path, Path]) -> None:
+    _, out = review_run
+    with serve(out, ["alice"]) as server:
+        client, csrf = session(server, "alice")
+        everything = queue_ids(client)
+        assert everything[:6] == [f"dup-{i}" for i in range(6)]  # rejected first, then flagged
+        assert set(queue_ids(client, check="empty_response")) == {"empty-0", "empty-1", "empty-2"}
+        assert queue_ids(client, q="HAIKU ABOUT TOPIC 2") == ["empty-2"]
+        assert set(queue_ids(client, label="math")) == {"dup-0", "dup-3"}
+        assert queue_ids(client, source="nowhere") == []
+        assert set(queue_ids(client, cluster="dup:conflict-1a")) == {"conflict-1a", "conflict-1b"}
+        response = client.post(
+            "/bulk", data={"id": "conflict-1b", "action": "reject", "value": "ambiguous", "csrf": csrf}
+        )
+        assert response.status_code == 200
+        store = ReviewStore(store_path(out))
+        assert {d.record_id: d.state.status for d in store.decisions()} == {
+            "conflict-1a": "reject",
+            "conflict-1b": "reject",
+        }
+        item = client.get("/item", params={"id": "conflict-1a"}).text
+        assert "ambiguous" in item and "Side by side with <code>conflict-1b</code>" in item
+
+
+def test_overlapping_assignments_split_the_queue(review_run: tuple[Path, Path]) -> None:
+    _, out = review_run
+    with serve(out, ["alice", "bob", "carol"], overlap=2) as server:
+        queues = {name: set(queue_ids(session(server, name)[0])) for name in ("alice", "bob", "carol")}
+        everything = set(queue_ids(session(server, "alice")[0], scope="all"))
+        for rid in everything:
+            assert sum(rid in q for q in queues.values()) == 2
+
+
+def test_judge_disagreement_raises_priority_and_judge_agreement_is_shown(
+    review_run: tuple[Path, Path],
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _, out = review_run
+    table = pq.read_table(out / "signals.parquet")
+    # An LLM judge on a 1-5 scale that likes dup-5 (which the rules dropped) and nothing else.
+    judge = [5.0 if rid == "dup-5" else 1.0 for rid in table.column("id").to_pylist()]
+    pq.write_table(table.append_column("judge_score", pa.array(judge, pa.float32())), out / "signals.parquet")
+    with serve(out, ["alice"]) as server:
+        client, csrf = session(server, "alice")
+        assert queue_ids(client)[0] == "dup-5"
+        for rid in ("dup-5", "dup-4", "clean-0"):
+            client.post("/decide", data={"id": rid, "action": "accept", "csrf": csrf})
+        page = client.get("/agreement").text
+        rows = re.findall(r"<tr><td>alice</td><td>([^<]+)</td><td>(\d+)</td>", page)
+        assert ("llm judge", "3") in rows and ("rules", "3") in rows
