@@ -72,7 +72,9 @@ def wait_for_record(page: Any, rid: str) -> None:
 
     try:
         page.wait_for_function(
-            "id => document.querySelector('#detail article.record')?.dataset.id === id",
+            # The record is shown and htmx has finished wiring it (no request or settle pending).
+            "id => document.querySelector('#detail article.record')?.dataset.id === id"
+            " && !document.querySelector('.htmx-settling, .htmx-request, .htmx-swapping')",
             arg=rid,
             timeout=15_000,
         )

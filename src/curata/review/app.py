@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import xxhash
 from fastapi import FastAPI, Form, Query, Request
@@ -77,7 +78,7 @@ class ReviewApp:
         )
 
     def states(self, rid: str) -> dict[str, State]:
-        return {d.reviewer: d.state for d in self.store.decisions() if d.record_id == rid}
+        return {d.reviewer: d.state for d in self.store.decisions(rid)}
 
     def detail(self, request: Request, rid: str, oob: bool = False, advance: bool = False) -> str:
         record = self.data.load(rid)
@@ -163,9 +164,7 @@ def create_app(config: ReviewConfig) -> FastAPI:
     ) -> str:
         pool = review.queue_for(request.state.reviewer) if scope == "mine" else review.data.queue
         items = filter_queue(pool, check=check, cluster=cluster, label=label, source=source, q=q)
-        decided = {
-            d.record_id: d.state for d in review.store.decisions() if d.reviewer == request.state.reviewer
-        }
+        decided = {d.record_id: d.state for d in review.store.decisions(reviewer=request.state.reviewer)}
         current = id if id in {i.id for i in items} else (items[0].id if items else "")
         return review.render(
             "index.html.j2",
@@ -200,7 +199,7 @@ def create_app(config: ReviewConfig) -> FastAPI:
     def after_change(request: Request, rid: str, advance: bool = False) -> Response:
         if request.headers.get("hx-request"):
             return HTMLResponse(review.detail(request, rid, oob=True, advance=advance))
-        return RedirectResponse(f"/?{_query(id=rid)}", status_code=303)
+        return RedirectResponse(f"/?{urlencode({'id': rid})}", status_code=303)
 
     @app.post("/decide")
     def decide(
@@ -247,9 +246,3 @@ def create_app(config: ReviewConfig) -> FastAPI:
         return review.render("audit.html.j2", request, entries=entries[-300:][::-1], total=len(entries))
 
     return app
-
-
-def _query(**params: str) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)

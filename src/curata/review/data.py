@@ -150,6 +150,8 @@ class RunData:
         labels = {row.get("label") for row in self.signals.values()} - {None}
         self.labels: list[str] = sorted(str(x) for x in labels)
         self.sources: list[str] = sorted({str(row.get("source") or "") for row in self.signals.values()})
+        judge = [finite(row.get(JUDGE_COLUMN)) for row in self.signals.values()]
+        self.judge_max = max([s for s in judge if s is not None], default=1.0)
         self.queue = self.build_queue()
 
     def index(self, name: str) -> None:
@@ -211,11 +213,6 @@ class RunData:
         elif (score := finite(row.get("label_error"))) is not None and score > 0:
             values.append(1.0 - 2.0 * abs(score - 0.5))
         return max(values)
-
-    @property
-    def judge_max(self) -> float:
-        scores = [finite(r.get(JUDGE_COLUMN)) for r in self.signals.values()]
-        return max([s for s in scores if s is not None], default=1.0)
 
     def build_queue(self) -> list[QueueItem]:
         items: list[QueueItem] = []

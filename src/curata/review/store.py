@@ -220,9 +220,18 @@ class ReviewStore:
         with self.connect() as db:
             return self._state(db, record_id, reviewer)
 
-    def decisions(self) -> list[Decision]:
+    def decisions(self, record_id: str | None = None, reviewer: str | None = None) -> list[Decision]:
+        """Current decisions in the order they were made, optionally of one record or reviewer."""
+        where, args = [], []
+        if record_id is not None:
+            where.append("record_id = ?")
+            args.append(record_id)
+        if reviewer is not None:
+            where.append("reviewer = ?")
+            args.append(reviewer)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
         with self.connect() as db:
-            rows = db.execute("SELECT * FROM decisions ORDER BY seq").fetchall()
+            rows = db.execute(f"SELECT * FROM decisions{clause} ORDER BY seq", args).fetchall()
         return [
             Decision(
                 r["record_id"],
