@@ -113,3 +113,6 @@ def test_cli_export_and_import_decisions(review_run: tuple[Path, Path], tmp_path
     result = runner.invoke(app, ["review", "import", str(other), str(bad)])
     assert result.exit_code == 1
     assert "bad.jsonl:1: not a decision line" in result.output
+    result = runner.invoke(app, ["review", "import", str(tmp_path / "never-run"), str(dump)])
+    assert result.exit_code == 1 and "run `curata run` into it first" in result.output
+    assert not (tmp_path / "never-run").exists()

@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 
 from curata.errors import CurataError, InputError
 from curata.review.loop import REVIEW_DIR, store_path
+from curata.workdir import RunDir
 
 DEFAULT_PORT = 8765
 
@@ -128,6 +129,8 @@ def import_command(
     from curata.review.store import ReviewStore
 
     try:
+        if not RunDir(out).manifest.exists():
+            raise InputError("not a curata run directory; run `curata run` into it first", path=str(out))
         if not source.is_file():
             raise InputError("file not found", path=str(source))
         with open(source, encoding="utf-8") as handle:
