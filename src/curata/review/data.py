@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,7 +183,10 @@ class RunData:
         name, offset = where
         with open(self.out / name, "rb") as handle:
             handle.seek(offset)
-            obj = json.loads(handle.readline())
+            return self.parse(rid, json.loads(handle.readline()), name)
+
+    def parse(self, rid: str, obj: dict[str, Any], name: str) -> LoadedRecord:
+        """A line of curated.jsonl or rejected.jsonl as turns, in the format it was written in."""
         record = obj["record"] if name == "rejected.jsonl" else obj
         status = "rejected" if name == "rejected.jsonl" else "curated"
         fmt = self.export_format or self.formats.get(rid)
@@ -246,10 +249,20 @@ class RunData:
                 )
             )
         items.sort(key=QueueItem.sort_key)
-        for item in items:
-            record = self.load(item.id)
-            item.text = (record.conversation_text() if record else "").lower()
+        by_id = {item.id: item for item in items}
+        for record in self.iter_records(set(by_id)):
+            by_id[record.id].text = record.conversation_text().lower()
         return items
+
+    def iter_records(self, wanted: set[str]) -> Iterator[LoadedRecord]:
+        """The wanted records, read in one pass over each output file (for search)."""
+        for name in ("curated.jsonl", "rejected.jsonl"):
+            with open(self.out / name, "rb") as handle:
+                for line in handle:
+                    obj = json.loads(line)
+                    rid = obj["id"] if isinstance(obj["id"], str) else json.dumps(obj["id"])
+                    if rid in wanted:
+                        yield self.parse(rid, obj, name)
 
     def checks(self) -> list[str]:
         return sorted({c for item in self.queue for c in item.checks})
