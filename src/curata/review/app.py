@@ -64,6 +64,9 @@ class ReviewApp:
         self.overlap = config.overlap or len(self.reviewers)
         self.env = make_env()
         self.by_id = {item.id: item for item in self.data.queue}
+        self.groups: dict[str, list[str]] = defaultdict(list)
+        for item in self.data.queue:
+            self.groups[item.group].append(item.id)
 
     def queue_for(self, reviewer: str) -> list[QueueItem]:
         return [i for i in self.data.queue if assigned(i.id, reviewer, self.reviewers, self.overlap)]
@@ -98,7 +101,7 @@ class ReviewApp:
                     "right": pieces_html(right),
                 }
         item = self.by_id.get(rid)
-        group = [i.id for i in self.data.queue if item and i.group == item.group]
+        group = self.groups.get(item.group, []) if item else []
         return self.render(
             "item.html.j2",
             request,
@@ -226,9 +229,8 @@ def create_app(config: ReviewConfig) -> FastAPI:
         item = review.by_id.get(id)
         if item is None or action not in BULK_ACTIONS:
             return HTMLResponse("unknown record or action", status_code=400)
-        for other in review.data.queue:
-            if other.group == item.group:
-                review.store.act(other.id, request.state.reviewer, action, value)
+        for other in review.groups[item.group]:
+            review.store.act(other, request.state.reviewer, action, value)
         response = after_change(request, id)
         response.headers["HX-Refresh"] = "true"
         return response
