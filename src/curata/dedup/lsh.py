@@ -30,8 +30,11 @@ def band_hashes(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
 
 
 def bucket_pairs(keys: np.ndarray, rows: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (low row, high row) of records sharing a key, capped per bucket as described above."""
-    order = np.lexsort((rows, keys))
+    """Pairs (low row, high row) of records sharing a key, capped per bucket as described above.
+
+    `rows` must be increasing: a stable sort by key then keeps each bucket in row order.
+    """
+    order = np.argsort(keys, kind="stable")
     sk, sr = keys[order], rows[order]
     lefts: list[np.ndarray] = []
     rights: list[np.ndarray] = []
@@ -61,16 +64,13 @@ def candidate_pairs(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Candidate pairs per band (they repeat across bands; the caller deduplicates)."""
     members = np.flatnonzero(valid).astype(np.int64)
-    sub = sig[members]
     for band in range(bands):
-        left, right = bucket_pairs(band_hashes(sub, band, rows), members, window)
+        left, right = bucket_pairs(band_hashes(sig, band, rows)[members], members, window)
         yield left, right
 
 
 def unique_pairs(pair_parts: Iterator[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (low, high) pairs over all parts, sorted, packed as one int64 code per pair."""
-    codes = np.zeros(0, np.int64)
-    for left, right in pair_parts:
-        if len(left):
-            codes = sorted_unique(np.concatenate([codes, left * n + right]))
+    parts = [left * n + right for left, right in pair_parts if len(left)]
+    codes = sorted_unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
     return codes // n, codes % n

@@ -1,14 +1,14 @@
 """Near-duplicate clusters: MinHash signatures, LSH candidates, true-Jaccard verification, and
 union-find (connected components) over the verified pairs.
 
-Memory stays bounded: texts are read a batch at a time for the signatures and again, only for the
-rows of candidate pairs, for verification; signatures are a uint32 matrix, kept in a memory map
-under the run's work area when it is large.
+Memory stays bounded: texts are read once, a batch at a time; signatures are a uint32 matrix and
+the shingle hashes kept for verification are uint32 too, both in files under the run's work area
+(memory maps) when a scratch folder is given and the set is large.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,9 +18,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from curata.dedup.lsh import candidate_pairs, unique_pairs
-from curata.dedup.minhash import EMPTY, estimated_jaccard, oph_signatures, permutations, signatures
+from curata.dedup.minhash import estimated_jaccard, oph_signatures, permutations, signatures
 from curata.dedup.shingles import Shingles, ShingleKind
-from curata.dedup.verify import jaccard_pairs, shingle_sets, sorted_unique
+from curata.dedup.verify import jaccard_pairs, ranges, sorted_unique
 
 # Signature matrices larger than this live in a memory map (when a scratch folder is given).
 MEMMAP_BYTES = 256 * 2**20
@@ -74,21 +74,66 @@ class NearDuplicates:
 
 
 SignatureMethod = Literal["oph", "permutations"]
-ShingleSource = Callable[[np.ndarray], Shingles]
+class ShingleStore:
+    """Every record's shingle hashes (low 32 bits) from the signature pass, kept for verification
+    so candidate texts are not read and tokenised twice; in a file under `scratch` when given."""
+
+    def __init__(self, scratch: Path | None) -> None:
+        self.path = scratch / "shingles.u32" if scratch is not None else None
+        self.parts: list[np.ndarray] = []
+        self.counts: list[np.ndarray] = []
+        self.file = self.path.open("wb") if self.path is not None else None
+        self.data: np.ndarray = np.zeros(0, np.uint32)
+        self.offsets: np.ndarray = np.zeros(1, np.int64)
+
+    def add(self, shingles: Shingles) -> None:
+        low = (shingles.hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        if self.file is not None:
+            self.file.write(low.tobytes())
+        else:
+            self.parts.append(low)
+        self.counts.append(shingles.counts())
+
+    def close(self) -> None:
+        counts = np.concatenate(self.counts) if self.counts else np.zeros(0, np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        if self.file is not None and self.path is not None:
+            self.file.close()
+            total = int(self.offsets[-1])
+            self.data = np.memmap(self.path, dtype=np.uint32, mode="r", shape=(total,)) if total else self.data
+        else:
+            self.data = np.concatenate(self.parts) if self.parts else self.data
+            self.parts = []
+
+    def rows(self, rows: np.ndarray) -> Shingles:
+        """The stored shingles of these rows, in the order given."""
+        counts = self.offsets[rows + 1] - self.offsets[rows]
+        values = np.asarray(self.data[ranges(self.offsets[rows], counts)]).astype(np.uint64)
+        return Shingles(values, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
 
-def signature_matrix(
+@dataclass
+class Sketch:
+    """What the one pass over the texts leaves: signatures and the shingles for verification."""
+
+    signatures: np.ndarray
+    shingles: ShingleStore
+
+
+def sketch(
     batches: Iterable[Shingles], n_rows: int, params: NearDedupParams, scratch: Path | None = None
-) -> np.ndarray:
+) -> Sketch:
     """Signatures of every row, filled batch by batch (batches cover the rows in order)."""
     a, b = permutations(params.num_perm, params.seed)
     shape = (n_rows, params.num_perm)
     sig: np.ndarray
-    if scratch is not None and n_rows * params.num_perm * 4 > MEMMAP_BYTES:
+    if scratch is not None:
         scratch.mkdir(parents=True, exist_ok=True)
+    if scratch is not None and n_rows * params.num_perm * 4 > MEMMAP_BYTES:
         sig = np.lib.format.open_memmap(scratch / "minhash.npy", mode="w+", dtype=np.uint32, shape=shape)
     else:
         sig = np.empty(shape, dtype=np.uint32)
+    store = ShingleStore(scratch)
     start = 0
     for shingles in batches:
         stop = start + shingles.n_records
@@ -96,14 +141,16 @@ def signature_matrix(
             sig[start:stop] = oph_signatures(shingles, params.num_perm, params.seed)
         else:
             sig[start:stop] = signatures(shingles, a, b)
+        store.add(shingles)
         start = stop
+    store.close()
     if start != n_rows:
         raise ValueError(f"signature batches covered {start} rows, expected {n_rows}")
-    return sig
+    return Sketch(sig, store)
 
 
 def verify(
-    left: np.ndarray, right: np.ndarray, source: ShingleSource, threshold: float
+    left: np.ndarray, right: np.ndarray, store: ShingleStore, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pairs whose true Jaccard reaches the threshold, with that Jaccard."""
     keep_l, keep_r, keep_j = [], [], []
@@ -112,8 +159,7 @@ def verify(
         ends = np.concatenate([lp, rp])
         rows = sorted_unique(ends)
         inverse = np.searchsorted(rows, ends)
-        sets = shingle_sets(source(rows))
-        sim = jaccard_pairs(sets, inverse[: len(lp)], inverse[len(lp) :])
+        sim = jaccard_pairs(store.rows(rows), inverse[: len(lp)], inverse[len(lp) :])
         ok = sim >= threshold
         keep_l.append(lp[ok])
         keep_r.append(rp[ok])
@@ -130,14 +176,13 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.asarray(labels, dtype=np.int64)
 
 
-def find_near_duplicates(
-    sig: np.ndarray, source: ShingleSource, params: NearDedupParams
-) -> NearDuplicates:
+def find_near_duplicates(sketched: Sketch, params: NearDedupParams) -> NearDuplicates:
     """Candidates from LSH, filtered by signature estimate, verified on the true shingle sets."""
+    sig = sketched.signatures
     n = len(sig)
-    valid = sig[:, 0] != EMPTY if n else np.zeros(0, dtype=bool)
+    valid = sketched.shingles.offsets[1:] > sketched.shingles.offsets[:-1]
     left, right = unique_pairs(candidate_pairs(sig, valid, params.bands, params.rows, params.window), n)
     candidates = len(left)
     promising = estimated_jaccard(sig, left, right) >= params.threshold - params.slack
-    left, right, sim = verify(left[promising], right[promising], source, params.threshold)
+    left, right, sim = verify(left[promising], right[promising], sketched.shingles, params.threshold)
     return NearDuplicates(components(n, left, right), left, right, sim, candidates)

@@ -8,6 +8,8 @@ number, sorted, and equal neighbours counted.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from curata.dedup.shingles import Shingles
@@ -43,24 +45,31 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + shift
 
 
-def jaccard_pairs(sets: Shingles, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Jaccard similarity of sets[left[i]] and sets[right[i]] for every i (0 when both are empty)."""
+def jaccard_pairs(shingles: Shingles, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Jaccard similarity of the shingle sets of records left[i] and right[i] (0 when both are empty).
+
+    Shingles may repeat within a record (sets are taken here): one sort of the tags
+    (pair, 32-bit shingle, side) per block gives both set sizes and the intersection.
+    """
     out = np.zeros(len(left), dtype=np.float32)
-    sizes = sets.counts()
+    sizes = shingles.counts()
     cost = sizes[left] + sizes[right]
     bounds = np.searchsorted(np.cumsum(cost), np.arange(0, int(cost.sum()) + 1, BLOCK_ELEMENTS)[1:], "right")
     edges = np.unique(np.concatenate([[0], bounds, [len(left)]]))
-    for begin, end in zip(edges[:-1], edges[1:], strict=True):
-        lp, rp = left[begin:end], right[begin:end]
-        pair = np.arange(end - begin, dtype=np.uint64)
+    for begin, end in itertools.pairwise(edges):
+        count = int(end - begin)
+        pair = np.arange(count, dtype=np.uint64)
         tags = []
-        for side in (lp, rp):
-            idx = ranges(sets.offsets[side], sizes[side])
-            owner = np.repeat(pair, sizes[side])
-            tags.append((owner << np.uint64(32)) | sets.hashes[idx])
-        both = np.sort(np.concatenate(tags))
-        equal = both[1:] == both[:-1]
-        inter = np.bincount((both[1:][equal] >> np.uint64(32)).astype(np.int64), minlength=end - begin)
-        union = sizes[lp] + sizes[rp] - inter
+        for side, rows in enumerate((left[begin:end], right[begin:end])):
+            idx = ranges(shingles.offsets[rows], sizes[rows])
+            owner = np.repeat(pair, sizes[rows])
+            tags.append((owner << np.uint64(33)) | ((shingles.hashes[idx] & MASK32) << np.uint64(1)) | np.uint64(side))
+        distinct = sorted_unique(np.concatenate(tags))
+        pair_of = (distinct >> np.uint64(33)).astype(np.int64)
+        side_of = (distinct & np.uint64(1)).astype(np.int64)
+        set_sizes = np.bincount(pair_of * 2 + side_of, minlength=2 * count).reshape(count, 2)
+        both = (distinct[1:] >> np.uint64(1)) == (distinct[:-1] >> np.uint64(1))
+        inter = np.bincount(pair_of[1:][both], minlength=count)
+        union = set_sizes[:, 0] + set_sizes[:, 1] - inter
         out[begin:end] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
     return out

@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from curata.checks.columns import check_column_types, message_column, related_column, score_column
 from curata.checks.registry import declare_check
 from curata.dedup.keys import cluster_column, code_for, declare_key_codes
-from curata.dedup.near import NearDedupParams, SignatureMethod, find_near_duplicates, signature_matrix
+from curata.dedup.near import NearDedupParams, SignatureMethod, find_near_duplicates, sketch
 from curata.dedup.shingles import Shingles, ShingleKind, shingle_texts
 from curata.dedup.sides import key_turns
 from curata.records import DedupKey
@@ -121,15 +121,10 @@ class NearDedup(DatasetStage):
                 yield key_shingles(table.column("turns"), key, params)
                 progress(table.num_rows)
 
-        def source(rows: np.ndarray) -> Shingles:
-            return key_shingles(data.take(rows, ["turns"]).column("turns"), key, params)
-
         scratch_root: Path | None = getattr(data, "scratch_dir", None)
         scratch = scratch_root / f"near_dedup_{key}" if scratch_root is not None else None
         try:
-            sig = signature_matrix(batches(), n, params, scratch)
-            found = find_near_duplicates(sig, source, params)
-            del sig
+            found = find_near_duplicates(sketch(batches(), n, params, scratch), params)
         finally:
             if scratch is not None:
                 with contextlib.suppress(OSError):
