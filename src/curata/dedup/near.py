@@ -40,6 +40,9 @@ class NearDedupParams:
     bands: int = 42
     rows: int = 3
     threshold: float = 0.5
+    # Records with fewer shingles are left to exact dedup: in a text of a few words one edit moves
+    # the Jaccard a lot, and "What is 2+2? 4" vs "... 5" is a conflict, not a near duplicate.
+    min_shingles: int = 10
     # Pairs per bucket member beyond which a bucket pairs members only with its first member.
     window: int = 8
     # Candidates whose signature estimate is this far under the threshold skip exact verification.
@@ -180,7 +183,7 @@ def find_near_duplicates(sketched: Sketch, params: NearDedupParams) -> NearDupli
     """Candidates from LSH, filtered by signature estimate, verified on the true shingle sets."""
     sig = sketched.signatures
     n = len(sig)
-    valid = sketched.shingles.offsets[1:] > sketched.shingles.offsets[:-1]
+    valid = np.diff(sketched.shingles.offsets) >= max(params.min_shingles, 1)
     left, right = unique_pairs(candidate_pairs(sig, valid, params.bands, params.rows, params.window), n)
     candidates = len(left)
     promising = estimated_jaccard(sig, left, right) >= params.threshold - params.slack

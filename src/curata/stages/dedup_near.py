@@ -46,6 +46,7 @@ class NearDedupSettings(StageSettings):
     bands: int = Field(DEFAULTS.bands, ge=1)
     rows: int = Field(DEFAULTS.rows, ge=1)
     threshold: float = Field(DEFAULTS.threshold, gt=0.0, le=1.0)
+    min_shingles: int = Field(DEFAULTS.min_shingles, ge=1)
     method: SignatureMethod = DEFAULTS.method
     seed: int = DEFAULTS.seed
 
@@ -63,6 +64,7 @@ class NearDedupSettings(StageSettings):
             bands=self.bands,
             rows=self.rows,
             threshold=self.threshold,
+            min_shingles=self.min_shingles,
             seed=self.seed,
         )
 
