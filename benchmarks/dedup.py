@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dedup_data import build  # noqa: E402
+from dedup_data import build
 
 WORD = re.compile(r"\w+")
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -58,8 +58,14 @@ def run_ours(texts: list[str], args: argparse.Namespace) -> np.ndarray:
     from curata.dedup.near import NearDedupParams, find_near_duplicates, sketch
     from curata.dedup.shingles import shingle_texts
 
-    params = NearDedupParams(shingle=args.shingle, n=args.ngram, threshold=args.threshold,
-                             bands=args.bands, rows=args.rows, method=args.method)
+    params = NearDedupParams(
+        shingle=args.shingle,
+        n=args.ngram,
+        threshold=args.threshold,
+        bands=args.bands,
+        rows=args.rows,
+        method=args.method,
+    )
     column = pa.array(texts, pa.large_string())
     n = len(texts)
     batch = 10_000
@@ -80,8 +86,9 @@ def run_ours(texts: list[str], args: argparse.Namespace) -> np.ndarray:
         exact_groups = group_keys(digests)
         order = np.argsort(exact_groups, kind="stable")
         same = exact_groups[order][1:] == exact_groups[order][:-1]
-        labels = components(n, np.concatenate([found.left, order[:-1][same]]),
-                            np.concatenate([found.right, order[1:][same]]))
+        labels = components(
+            n, np.concatenate([found.left, order[:-1][same]]), np.concatenate([found.right, order[1:][same]])
+        )
     return labels
 
 
@@ -160,13 +167,35 @@ def score(labels: np.ndarray, family: np.ndarray, kind: np.ndarray) -> dict[str,
     return out
 
 
-def run_child(name: str, texts_file: Path, work: Path, args: argparse.Namespace,
-              extra: list[str]) -> dict[str, Any]:
+def run_child(
+    name: str, texts_file: Path, work: Path, args: argparse.Namespace, extra: list[str]
+) -> dict[str, Any]:
     result = work / f"{name}.json"
-    cmd = [sys.executable, __file__, "--child", name, "--texts", str(texts_file), "--result", str(result),
-           "--work", str(work), "--ngram", str(args.ngram), "--threshold", str(args.threshold),
-           "--shingle", args.shingle, "--bands", str(args.bands), "--rows", str(args.rows),
-           "--method", args.method, *extra]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        name,
+        "--texts",
+        str(texts_file),
+        "--result",
+        str(result),
+        "--work",
+        str(work),
+        "--ngram",
+        str(args.ngram),
+        "--threshold",
+        str(args.threshold),
+        "--shingle",
+        args.shingle,
+        "--bands",
+        str(args.bands),
+        "--rows",
+        str(args.rows),
+        "--method",
+        args.method,
+        *extra,
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     subprocess.run(cmd, check=True, env=env)
     out: dict[str, Any] = json.loads(result.read_text())
@@ -175,7 +204,9 @@ def run_child(name: str, texts_file: Path, work: Path, args: argparse.Namespace,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--only", default="ours,datasketch,rensa")
@@ -186,9 +217,12 @@ def main() -> None:
     parser.add_argument("--bands", type=int, default=42)
     parser.add_argument("--rows", type=int, default=3)
     parser.add_argument("--method", default="oph")
-    parser.add_argument("--lib-thresholds", default="0.5,0.4,0.3",
-                        help="LSH thresholds tried for the libraries (on --tune-n docs); the lowest "
-                             "one reaching our recall is used")
+    parser.add_argument(
+        "--lib-thresholds",
+        default="0.5,0.4,0.3",
+        help="LSH thresholds tried for the libraries (on --tune-n docs); the lowest "
+        "one reaching our recall is used",
+    )
     parser.add_argument("--tune-n", type=int, default=10_000)
     parser.add_argument("--child")
     parser.add_argument("--texts")
@@ -208,9 +242,13 @@ def main() -> None:
         texts_file = work / "texts.json"
         texts_file.write_text(json.dumps(texts), encoding="utf-8")
         mean_bytes = sum(len(t.encode()) for t in texts) / len(texts)
-        print(f"built {len(texts):,} docs ({mean_bytes:.0f} bytes mean) in {time.perf_counter() - t0:.0f}s: "
-              f"{int((kind == 'exact').sum()):,} exact and {int((kind == 'near').sum()):,} near copies")
-        print(f"shingles: {args.shingle} {args.ngram}-grams; verification / estimate threshold {args.threshold}")
+        print(
+            f"built {len(texts):,} docs ({mean_bytes:.0f} bytes mean) in {time.perf_counter() - t0:.0f}s: "
+            f"{int((kind == 'exact').sum()):,} exact and {int((kind == 'near').sum()):,} near copies"
+        )
+        print(
+            f"shingles: {args.shingle} {args.ngram}-grams; verification / estimate threshold {args.threshold}"
+        )
         rows: dict[str, dict[str, Any]] = {}
         for name in args.only.split(","):
             extra: list[str] = []
@@ -220,20 +258,35 @@ def main() -> None:
                 extra += tune_library(name, texts, family, kind, work, args, rows.get("ours"))
             res = run_child(name, texts_file, work, args, extra)
             metrics = score(res["labels"], family, kind)
-            rows[name] = {"docs_per_s": len(texts) / res["seconds"], "seconds": res["seconds"],
-                          "peak_rss_mib": res["peak_rss"] / 2**20, **metrics, "settings": " ".join(extra)}
+            rows[name] = {
+                "docs_per_s": len(texts) / res["seconds"],
+                "seconds": res["seconds"],
+                "peak_rss_mib": res["peak_rss"] / 2**20,
+                **metrics,
+                "settings": " ".join(extra),
+            }
             r = rows[name]
-            print(f"{name:11s} {r['docs_per_s']:9,.0f} docs/s  {r['seconds']:7.1f}s  peak RSS "
-                  f"{r['peak_rss_mib']:6,.0f} MiB  recall near {r['recall_near']:.3f} exact "
-                  f"{r['recall_exact']:.3f}  precision {r['precision']:.4f}  removed {r['removed']:,.0f}  "
-                  f"{r['settings']}", flush=True)
+            print(
+                f"{name:11s} {r['docs_per_s']:9,.0f} docs/s  {r['seconds']:7.1f}s  peak RSS "
+                f"{r['peak_rss_mib']:6,.0f} MiB  recall near {r['recall_near']:.3f} exact "
+                f"{r['recall_exact']:.3f}  precision {r['precision']:.4f}  removed {r['removed']:,.0f}  "
+                f"{r['settings']}",
+                flush=True,
+            )
         for other in ("datasketch", "rensa"):
             if "ours" in rows and other in rows:
                 print(f"ours/{other}: {rows['ours']['docs_per_s'] / rows[other]['docs_per_s']:.1f}x docs/s")
 
 
-def tune_library(name: str, texts: list[str], family: np.ndarray, kind: np.ndarray, work: Path,
-                 args: argparse.Namespace, ours: dict[str, Any] | None) -> list[str]:
+def tune_library(
+    name: str,
+    texts: list[str],
+    family: np.ndarray,
+    kind: np.ndarray,
+    work: Path,
+    args: argparse.Namespace,
+    ours: dict[str, Any] | None,
+) -> list[str]:
     """The library's LSH threshold: the highest of --lib-thresholds whose recall on a sample
     reaches ours (else the lowest tried); for rensa, bands to match that threshold."""
     sample = min(args.tune_n, len(texts))
@@ -251,8 +304,11 @@ def tune_library(name: str, texts: list[str], family: np.ndarray, kind: np.ndarr
         fam = np.where(in_sample, family[:sample], -1)
         keep = sub_kind != "dropped"
         metrics = score(res["labels"][keep], remap(fam[keep]), sub_kind[keep])
-        print(f"  tune {name} lsh threshold {value}: recall near {metrics['recall_near']:.3f} on "
-              f"{sample:,} docs", flush=True)
+        print(
+            f"  tune {name} lsh threshold {value}: recall near {metrics['recall_near']:.3f} on "
+            f"{sample:,} docs",
+            flush=True,
+        )
         if metrics["recall_near"] >= target:
             break
     return chosen

@@ -20,14 +20,20 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 def source_texts(data_dir: Path) -> Iterator[str]:
     """Every instruction, input and answer text of the real datasets used."""
-    for name in ("lima/lima.json", "gsm8k_alpaca/gsm_8k_train.json", "llamafactory_demo/alpaca_en_demo.json",
-                 "gpteacher_toolformer/toolformer-dedupe-only-dataset.json"):
+    for name in (
+        "lima/lima.json",
+        "gsm8k_alpaca/gsm_8k_train.json",
+        "llamafactory_demo/alpaca_en_demo.json",
+        "gpteacher_toolformer/toolformer-dedupe-only-dataset.json",
+    ):
         for row in json.loads((data_dir / name).read_text(encoding="utf-8")):
             for field in ("instruction", "input", "output", "response"):
                 value = row.get(field)
                 if isinstance(value, str) and value.strip():
                     yield value
-    with (data_dir / "cleanlab_label_errors/imdb_test_subset_with_label_errors.jsonl").open(encoding="utf-8") as f:
+    with (data_dir / "cleanlab_label_errors/imdb_test_subset_with_label_errors.jsonl").open(
+        encoding="utf-8"
+    ) as f:
         for line in f:
             yield json.loads(line)["text"]
 
@@ -57,8 +63,9 @@ def edit_words(text: str, rate: float, vocab: list[str], rng: random.Random) -> 
     return " ".join(out)
 
 
-def build(data_dir: Path, n: int, seed: int = 7, exact_share: float = 0.1,
-          near_share: float = 0.15) -> tuple[list[str], list[int], list[str]]:
+def build(
+    data_dir: Path, n: int, seed: int = 7, exact_share: float = 0.1, near_share: float = 0.15
+) -> tuple[list[str], list[int], list[str]]:
     """`n` documents, their family (index of the original) and kind (original/exact/near)."""
     rng = random.Random(seed)
     pool = sentences(data_dir)

@@ -106,9 +106,7 @@ def test_recall_and_precision_on_real_text_with_5_to_15_percent_edits() -> None:
     recall = np.mean(found.labels[copies] == found.labels[fam[copies]])
     # Precision of removals: every verified pair joins records of one family, or of two real
     # GSM8K problems that are themselves near-identical (checked against the reference Jaccard).
-    wrong = [
-        (i, j) for i, j in zip(found.left, found.right, strict=True) if fam[i] != fam[j]
-    ]
+    wrong = [(i, j) for i, j in zip(found.left, found.right, strict=True) if fam[i] != fam[j]]
     assert all(python_jaccard(texts[i], texts[j]) >= 0.5 for i, j in wrong)
     precision = 1 - len(wrong) / max(len(found.left), 1)
     assert recall >= 0.95, recall

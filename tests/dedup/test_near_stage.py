@@ -159,18 +159,31 @@ stages:
 def test_prompt_and_response_keys_run_side_by_side_and_feed_conflicts(run_curata, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(7)
     rows = real_rows(11)
-    records = [{"id": f"q{i}", "messages": chat(r["instruction"], r["output"])} for i, r in enumerate(rows[:10])]
+    records = [
+        {"id": f"q{i}", "messages": chat(r["instruction"], r["output"])} for i, r in enumerate(rows[:10])
+    ]
     # Same question reworded slightly, answered differently: a prompt-side near duplicate and a conflict.
-    records.append({"id": "reworded", "messages": chat(edited(rows[0]["instruction"], rng), rows[10]["output"])})
+    records.append(
+        {"id": "reworded", "messages": chat(edited(rows[0]["instruction"], rng), rows[10]["output"])}
+    )
     # Another question with q1's answer lightly edited: a response-side near duplicate only.
-    records.append({"id": "same-answer", "messages": chat(rows[10]["instruction"], edited(rows[1]["output"], rng))})
+    records.append(
+        {"id": "same-answer", "messages": chat(rows[10]["instruction"], edited(rows[1]["output"], rng))}
+    )
     data = write_jsonl(tmp_path / "chat.jsonl", records)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(CHAT_RECIPE)
     run = run_curata(data, extra=["--recipe", recipe])
     names = set(run.signals.column_names)
-    assert {"near_duplicate", "near_duplicate_prompt", "near_duplicate_response", "exact_duplicate_prompt",
-            "near_dup_cluster_prompt", "near_dup_cluster_response", "exact_dup_cluster_prompt"} <= names
+    assert {
+        "near_duplicate",
+        "near_duplicate_prompt",
+        "near_duplicate_response",
+        "exact_duplicate_prompt",
+        "near_dup_cluster_prompt",
+        "near_dup_cluster_response",
+        "exact_dup_cluster_prompt",
+    } <= names
     by_check: dict[str, dict[str, dict[str, Any]]] = {}
     for f in run.findings:
         by_check.setdefault(f["check"], {})[f["id"]] = f
@@ -185,7 +198,9 @@ def test_prompt_and_response_keys_run_side_by_side_and_feed_conflicts(run_curata
 
 def test_two_stages_with_the_same_key_are_a_recipe_error(tmp_path: Path) -> None:
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("stages:\n  - normalize\n  - near_dedup\n  - near_dedup:\n      threshold: 0.7\n  - decide\n")
+    recipe.write_text(
+        "stages:\n  - normalize\n  - near_dedup\n  - near_dedup:\n      threshold: 0.7\n  - decide\n"
+    )
     with pytest.raises(RecipeError, match="near_duplicate"):
         build_plan(load_recipe(str(recipe)), "fp")
 

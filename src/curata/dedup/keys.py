@@ -31,4 +31,6 @@ def declare_key_codes(
         if key == "conversation":
             declare(base, description=description, action=conversation_action)
         else:
-            declare(code_for(base, key), description=f"{description}, on the {SIDE_NAMES[key]}", action="flag")
+            declare(
+                code_for(base, key), description=f"{description}, on the {SIDE_NAMES[key]}", action="flag"
+            )

@@ -69,7 +69,9 @@ def candidate_pairs(
         yield left, right
 
 
-def unique_pairs(pair_parts: Iterator[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
+def unique_pairs(
+    pair_parts: Iterator[tuple[np.ndarray, np.ndarray]], n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (low, high) pairs over all parts, sorted, packed as one int64 code per pair."""
     parts = [left * n + right for left, right in pair_parts if len(left)]
     codes = sorted_unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)

@@ -71,14 +71,14 @@ def oph_signatures(shingles: Shingles, num_perm: int, seed: int = 1) -> np.ndarr
     their Jaccard similarity. Cost per shingle is O(1) instead of O(num_perm).
     """
     n, k = shingles.n_records, num_perm
-    sig = np.full(n * k, EMPTY, dtype=np.uint32)
+    flat = np.full(n * k, EMPTY, dtype=np.uint32)
     if len(shingles.hashes) == 0:
-        return sig.reshape(n, k)
+        return flat.reshape(n, k)
     mixed = mix64(shingles.hashes ^ U64(seed * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF))
     owner = np.repeat(np.arange(n, dtype=np.int64) * k, shingles.counts())
     slot = ((mixed >> U64(32)) * U64(k)) >> U64(32)
-    np.minimum.at(sig, owner + slot.astype(np.int64), (mixed & U64(0xFFFFFFFF)).astype(np.uint32))
-    sig = sig.reshape(n, k)
+    np.minimum.at(flat, owner + slot.astype(np.int64), (mixed & U64(0xFFFFFFFF)).astype(np.uint32))
+    sig = flat.reshape(n, k)
     densify(sig, np.diff(shingles.offsets) > 0, seed)
     return sig
 

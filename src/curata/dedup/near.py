@@ -19,13 +19,14 @@ from scipy.sparse.csgraph import connected_components
 
 from curata.dedup.lsh import candidate_pairs, unique_pairs
 from curata.dedup.minhash import estimated_jaccard, oph_signatures, permutations, signatures
-from curata.dedup.shingles import Shingles, ShingleKind
+from curata.dedup.shingles import ShingleKind, Shingles
 from curata.dedup.verify import jaccard_pairs, ranges, sorted_unique
 
 # Signature matrices larger than this live in a memory map (when a scratch folder is given).
 MEMMAP_BYTES = 256 * 2**20
-# Candidate pairs verified per round (bounds the texts fetched at once).
-VERIFY_PAIRS = 100_000
+# Candidate pairs verified per round: bounds the shingles gathered at once, and between rounds
+# pairs already joined are skipped.
+VERIFY_PAIRS = 20_000
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,10 @@ class NearDedupParams:
 
 @dataclass(frozen=True)
 class NearDuplicates:
-    """Verified duplicate pairs (low row, high row, Jaccard) and the component of every row."""
+    """Verified duplicate pairs (low row, high row, Jaccard) and the component of every row.
+
+    The pairs span the clusters; pairs inside an already-joined cluster are not verified.
+    """
 
     labels: np.ndarray
     left: np.ndarray
@@ -77,6 +81,8 @@ class NearDuplicates:
 
 
 SignatureMethod = Literal["oph", "permutations"]
+
+
 class ShingleStore:
     """Every record's shingle hashes (low 32 bits) from the signature pass, kept for verification
     so candidate texts are not read and tokenised twice; in a file under `scratch` when given."""
@@ -103,7 +109,9 @@ class ShingleStore:
         if self.file is not None and self.path is not None:
             self.file.close()
             total = int(self.offsets[-1])
-            self.data = np.memmap(self.path, dtype=np.uint32, mode="r", shape=(total,)) if total else self.data
+            self.data = (
+                np.memmap(self.path, dtype=np.uint32, mode="r", shape=(total,)) if total else self.data
+            )
         else:
             self.data = np.concatenate(self.parts) if self.parts else self.data
             self.parts = []
@@ -153,12 +161,23 @@ def sketch(
 
 
 def verify(
-    left: np.ndarray, right: np.ndarray, store: ShingleStore, threshold: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The pairs whose true Jaccard reaches the threshold, with that Jaccard."""
-    keep_l, keep_r, keep_j = [], [], []
-    for s in range(0, len(left), VERIFY_PAIRS):
-        lp, rp = left[s : s + VERIFY_PAIRS], right[s : s + VERIFY_PAIRS]
+    left: np.ndarray, right: np.ndarray, store: ShingleStore, threshold: float, n: int, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Verified pairs (true Jaccard at or above the threshold) and the components they form.
+
+    Candidates are verified in rounds, most promising first, and a pair whose two records are
+    already joined by verified pairs is skipped: it cannot change the clusters. This keeps
+    templated sets, where thousands of records are all alike, to about one verification per record.
+    """
+    keep_l, keep_r, keep_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+    labels = np.arange(n, dtype=np.int64)
+    for s in range(0, len(order), VERIFY_PAIRS):
+        chosen = order[s : s + VERIFY_PAIRS]
+        lp, rp = left[chosen], right[chosen]
+        open_pairs = labels[lp] != labels[rp]
+        lp, rp = lp[open_pairs], rp[open_pairs]
+        if len(lp) == 0:
+            continue
         ends = np.concatenate([lp, rp])
         rows = sorted_unique(ends)
         inverse = np.searchsorted(rows, ends)
@@ -167,9 +186,9 @@ def verify(
         keep_l.append(lp[ok])
         keep_r.append(rp[ok])
         keep_j.append(sim[ok])
-    if not keep_l:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    return np.concatenate(keep_l), np.concatenate(keep_r), np.concatenate(keep_j)
+        if ok.any():
+            labels = components(n, np.concatenate(keep_l), np.concatenate(keep_r))
+    return np.concatenate(keep_l), np.concatenate(keep_r), np.concatenate(keep_j), labels
 
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -185,7 +204,8 @@ def find_near_duplicates(sketched: Sketch, params: NearDedupParams) -> NearDupli
     n = len(sig)
     valid = np.diff(sketched.shingles.offsets) >= max(params.min_shingles, 1)
     left, right = unique_pairs(candidate_pairs(sig, valid, params.bands, params.rows, params.window), n)
-    candidates = len(left)
-    promising = estimated_jaccard(sig, left, right) >= params.threshold - params.slack
-    left, right, sim = verify(left[promising], right[promising], sketched.shingles, params.threshold)
-    return NearDuplicates(components(n, left, right), left, right, sim, candidates)
+    estimate = estimated_jaccard(sig, left, right)
+    promising = np.flatnonzero(estimate >= params.threshold - params.slack)
+    order = promising[np.argsort(-estimate[promising], kind="stable")]
+    left, right, sim, labels = verify(left, right, sketched.shingles, params.threshold, n, order)
+    return NearDuplicates(labels, left, right, sim, len(estimate))

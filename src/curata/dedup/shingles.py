@@ -12,6 +12,7 @@ turns of one record, which are read as one text.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,8 +30,8 @@ SHINGLE_PRIME = U64(0x9E3779B97F4A7C15)
 PIECE_BYTES = 1 << 20
 
 WORD_PRIME_INVERSE = U64(pow(int(WORD_PRIME), -1, 2**64))
-_POWERS = np.ones(0, dtype=U64)
-_INVERSES = np.ones(0, dtype=U64)
+# P^i and P^-i tables, shared by every batch of a process (see `power_tables`).
+_TABLES = [np.ones(0, dtype=U64), np.ones(0, dtype=U64)]
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def mix64(values: np.ndarray) -> np.ndarray:
     z ^= z >> U64(27)
     z *= MIX2
     z ^= z >> U64(31)
-    return z
+    return np.asarray(z)
 
 
 def text_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -64,8 +65,12 @@ def text_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(lowered, pa.ChunkedArray):
         lowered = lowered.combine_chunks()
     lowered = lowered.cast(pa.large_string())
-    offsets = np.frombuffer(lowered.buffers()[1], dtype=np.int64)[lowered.offset : lowered.offset + len(lowered) + 1]
-    data = np.frombuffer(lowered.buffers()[2], dtype=np.uint8) if lowered.buffers()[2] else np.zeros(0, np.uint8)
+    offsets = np.frombuffer(lowered.buffers()[1], dtype=np.int64)[
+        lowered.offset : lowered.offset + len(lowered) + 1
+    ]
+    data = (
+        np.frombuffer(lowered.buffers()[2], dtype=np.uint8) if lowered.buffers()[2] else np.zeros(0, np.uint8)
+    )
     base = int(offsets[0]) if len(offsets) else 0
     end = int(offsets[-1]) if len(offsets) else 0
     return data[base:end], offsets - base
@@ -73,16 +78,15 @@ def text_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def power_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
     """P^i and P^-i (mod 2^64) for i < size, grown on demand and kept for the next batch."""
-    global _POWERS, _INVERSES
-    if len(_POWERS) < size:
+    if len(_TABLES[0]) < size:
         length = 1 << max(size - 1, 1).bit_length()
         steps = np.full(length, WORD_PRIME, dtype=U64)
         steps[0] = 1
         inverse_steps = np.full(length, WORD_PRIME_INVERSE, dtype=U64)
         inverse_steps[0] = 1
-        _POWERS = np.cumprod(steps, dtype=U64)
-        _INVERSES = np.cumprod(inverse_steps, dtype=U64)
-    return _POWERS, _INVERSES
+        _TABLES[0] = np.cumprod(steps, dtype=U64)
+        _TABLES[1] = np.cumprod(inverse_steps, dtype=U64)
+    return _TABLES[0], _TABLES[1]
 
 
 def word_bytes(data: np.ndarray) -> np.ndarray:
@@ -184,7 +188,7 @@ def shingle_texts(
     cuts = np.searchsorted(np.cumsum(record_bytes), np.arange(PIECE_BYTES, record_bytes.sum(), PIECE_BYTES))
     bounds = np.unique(np.concatenate([[0], cuts + 1, [n_records]]).clip(0, n_records))
     hashes, counts = [], []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         first, last = np.searchsorted(record_of_text, [lo, hi])
         piece = shingle_piece(
             texts.slice(int(first), int(last - first)), record_of_text[first:last] - lo, int(hi - lo), kind, n

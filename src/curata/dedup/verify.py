@@ -42,7 +42,7 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     if total == 0:
         return np.zeros(0, np.int64)
     shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return np.arange(total, dtype=np.int64) + shift
+    return np.asarray(np.arange(total, dtype=np.int64) + shift)
 
 
 def jaccard_pairs(shingles: Shingles, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -63,7 +63,9 @@ def jaccard_pairs(shingles: Shingles, left: np.ndarray, right: np.ndarray) -> np
         for side, rows in enumerate((left[begin:end], right[begin:end])):
             idx = ranges(shingles.offsets[rows], sizes[rows])
             owner = np.repeat(pair, sizes[rows])
-            tags.append((owner << np.uint64(33)) | ((shingles.hashes[idx] & MASK32) << np.uint64(1)) | np.uint64(side))
+            tags.append(
+                (owner << np.uint64(33)) | ((shingles.hashes[idx] & MASK32) << np.uint64(1)) | np.uint64(side)
+            )
         distinct = sorted_unique(np.concatenate(tags))
         pair_of = (distinct >> np.uint64(33)).astype(np.int64)
         side_of = (distinct & np.uint64(1)).astype(np.int64)

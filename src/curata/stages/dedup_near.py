@@ -19,7 +19,7 @@ from curata.checks.columns import check_column_types, message_column, related_co
 from curata.checks.registry import declare_check
 from curata.dedup.keys import cluster_column, code_for, declare_key_codes
 from curata.dedup.near import NearDedupParams, SignatureMethod, find_near_duplicates, sketch
-from curata.dedup.shingles import Shingles, ShingleKind, shingle_texts
+from curata.dedup.shingles import ShingleKind, Shingles, shingle_texts
 from curata.dedup.sides import key_turns
 from curata.records import DedupKey
 from curata.stages.base import DatasetResult, DatasetStage, DatasetView, ProgressCallback, StageSettings
@@ -134,7 +134,9 @@ class NearDedup(DatasetStage):
         quality = data.numpy("quality") if self.use_quality else None
         ids = data.column("id").to_pylist()
         columns = self.columns(found.labels, found.best_similarity(), quality, ids)
-        return DatasetResult(columns=columns, summary=self.summary(columns, found.candidates, len(found.left)))
+        return DatasetResult(
+            columns=columns, summary=self.summary(columns, found.candidates, len(found.left))
+        )
 
     def columns(
         self, labels: np.ndarray, similarity: np.ndarray, quality: np.ndarray | None, ids: list[str]
