@@ -49,21 +49,30 @@ def agreement(ours: np.ndarray, theirs: np.ndarray) -> tuple[float, float, float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args()
     folder = args.data / "gpteacher_toolformer"
     records = json.loads((folder / "toolformer-dedupe-only-dataset.json").read_text(encoding="utf-8"))
-    membership = [json.loads(line) for line in (folder / "similarity_membership.jsonl").open(encoding="utf-8")]
+    membership = [
+        json.loads(line) for line in (folder / "similarity_membership.jsonl").open(encoding="utf-8")
+    ]
     assert [m["index"] for m in membership] == list(range(len(records)))
     keys = {
         "conversation": [f"{r['instruction']}\n\n{r['input']}\n\n{r['response']}" for r in records],
         "prompt": [f"{r['instruction']}\n\n{r['input']}" for r in records],
     }
     theirs = {s: np.array([not m[f"kept_at_{s}"] for m in membership]) for s in ("0.9", "0.8")}
-    print(f"{len(records):,} records; author removed {int(theirs['0.9'].sum()):,} at 0.9 and "
-          f"{int(theirs['0.8'].sum()):,} at 0.8")
-    print(f"{'key':13s} {'jaccard':>7s} {'removed':>8s} {'secs':>5s}   vs 0.9: P     R     F1    vs 0.8: P     R     F1")
+    print(
+        f"{len(records):,} records; author removed {int(theirs['0.9'].sum()):,} at 0.9 and "
+        f"{int(theirs['0.8'].sum()):,} at 0.8"
+    )
+    print(
+        f"{'key':13s} {'jaccard':>7s} {'removed':>8s} {'secs':>5s}   "
+        "vs 0.9: P     R     F1    vs 0.8: P     R     F1"
+    )
     best: dict[str, tuple[float, str, float, float, float]] = {}
     for key, texts in keys.items():
         for threshold in THRESHOLDS:
@@ -76,10 +85,15 @@ def main() -> None:
                 cells.append(f"{p:.3f} {r:.3f} {f:.3f}")
                 if f > best.get(s, (0.0,))[0]:
                     best[s] = (f, key, threshold, p, r)
-            print(f"{key:13s} {threshold:7.2f} {int(ours.sum()):8,d} {seconds:5.1f}   "
-                  f"{cells[0]}          {cells[1]}")
+            print(
+                f"{key:13s} {threshold:7.2f} {int(ours.sum()):8,d} {seconds:5.1f}   "
+                f"{cells[0]}          {cells[1]}"
+            )
     for s, (f, key, threshold, p, r) in best.items():
-        print(f"author's {s}: best match {key} key at Jaccard {threshold}: precision {p:.3f} recall {r:.3f} F1 {f:.3f}")
+        print(
+            f"author's {s}: best match {key} key at Jaccard {threshold}: "
+            f"precision {p:.3f} recall {r:.3f} F1 {f:.3f}"
+        )
 
 
 if __name__ == "__main__":
