@@ -150,8 +150,7 @@ stages:
       key: prompt
   - near_dedup:
       key: response
-  - conflicts:
-      prompt_clusters: [near_dup_cluster_prompt]
+  - conflicts
   - decide
 """
 
@@ -170,6 +169,9 @@ def test_prompt_and_response_keys_run_side_by_side_and_feed_conflicts(run_curata
     records.append(
         {"id": "same-answer", "messages": chat(rows[10]["instruction"], edited(rows[1]["output"], rng))}
     )
+    # q2 lightly edited on both sides: a near duplicate of the conversation, not a conflict.
+    q2 = chat(edited(rows[2]["instruction"], rng, 0.02), edited(rows[2]["output"], rng, 0.02))
+    records.append({"id": "q2-edited", "messages": q2})
     data = write_jsonl(tmp_path / "chat.jsonl", records)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(CHAT_RECIPE)
@@ -187,13 +189,16 @@ def test_prompt_and_response_keys_run_side_by_side_and_feed_conflicts(run_curata
     by_check: dict[str, dict[str, dict[str, Any]]] = {}
     for f in run.findings:
         by_check.setdefault(f["check"], {})[f["id"]] = f
-    assert set(by_check["near_duplicate_prompt"]) == {"reworded"}
+    assert set(by_check["near_duplicate_prompt"]) == {"reworded", "q2-edited"}
     assert by_check["near_duplicate_prompt"]["reworded"]["related"] == ["q0"]
-    assert set(by_check["near_duplicate_response"]) == {"same-answer"}
+    assert set(by_check["near_duplicate_response"]) == {"same-answer", "q2-edited"}
+    # The prompt-side near-dup cluster feeds conflicts on its own (no setting needed); near-identical
+    # answers (a response-side cluster) are the same answer.
     assert set(by_check["conflicting_duplicate"]) == {"q0", "reworded"}
-    assert "near_duplicate" not in by_check
-    # Side-key duplicates are flagged for review, not dropped.
-    assert len(run.curated) == 12 and run.rejected == []
+    assert set(by_check["near_duplicate"]) == {"q2-edited"}
+    # Side-key duplicates are flagged for review, not dropped; the conversation near-dup is.
+    assert len(run.curated) == 12
+    assert [(r["id"], r["reasons"]) for r in run.rejected] == [("q2-edited", ["near_duplicate"])]
 
 
 def test_two_stages_with_the_same_key_are_a_recipe_error(tmp_path: Path) -> None:
