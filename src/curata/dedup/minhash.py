@@ -109,7 +109,7 @@ def densify(sig: np.ndarray, present: np.ndarray, seed: int) -> None:
     sig[rows, cols] = original[rows, first]
 
 
-def estimated_jaccard(sig: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 65536) -> np.ndarray:
+def estimated_jaccard(sig: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """The share of equal signature slots of each pair: an unbiased Jaccard estimate."""
     out = np.empty(len(left), dtype=np.float32)
     for s in range(0, len(left), chunk):

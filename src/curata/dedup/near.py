@@ -8,7 +8,8 @@ the shingle hashes kept for verification are uint32 too, both in files under the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,8 @@ from curata.dedup.verify import jaccard_pairs, ranges, sorted_unique
 
 # Signature matrices larger than this live in a memory map (when a scratch folder is given).
 MEMMAP_BYTES = 256 * 2**20
+# Shingles per signature piece (2 MiB of hashes).
+PIECE_SHINGLES = 1 << 18
 # Candidate pairs verified per round: bounds the shingles gathered at once, and between rounds
 # pairs already joined are skipped.
 VERIFY_PAIRS = 20_000
@@ -123,6 +126,19 @@ class ShingleStore:
         return Shingles(values, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
 
+def pieces(shingles: Shingles, size: int = PIECE_SHINGLES) -> Iterator[Shingles]:
+    """The records of a batch in pieces of about `size` shingles (whole records): small arrays
+    reuse the allocator's memory instead of faulting fresh pages in."""
+    if len(shingles.hashes) <= size:
+        yield shingles
+        return
+    cuts = np.searchsorted(shingles.offsets, np.arange(size, len(shingles.hashes), size))
+    bounds = np.unique(np.concatenate([[0], cuts, [shingles.n_records]]))
+    for lo, hi in itertools.pairwise(bounds):
+        first, last = shingles.offsets[lo], shingles.offsets[hi]
+        yield Shingles(shingles.hashes[first:last], shingles.offsets[lo : hi + 1] - first)
+
+
 @dataclass
 class Sketch:
     """What the one pass over the texts leaves: signatures and the shingles for verification."""
@@ -146,14 +162,15 @@ def sketch(
         sig = np.empty(shape, dtype=np.uint32)
     store = ShingleStore(scratch)
     start = 0
-    for shingles in batches:
-        stop = start + shingles.n_records
-        if params.method == "oph":
-            sig[start:stop] = oph_signatures(shingles, params.num_perm, params.seed)
-        else:
-            sig[start:stop] = signatures(shingles, a, b)
-        store.add(shingles)
-        start = stop
+    for batch in batches:
+        for shingles in pieces(batch):
+            stop = start + shingles.n_records
+            if params.method == "oph":
+                sig[start:stop] = oph_signatures(shingles, params.num_perm, params.seed)
+            else:
+                sig[start:stop] = signatures(shingles, a, b)
+            store.add(shingles)
+            start = stop
     store.close()
     if start != n_rows:
         raise ValueError(f"signature batches covered {start} rows, expected {n_rows}")

@@ -15,8 +15,8 @@ import numpy as np
 from curata.dedup.shingles import Shingles
 
 MASK32 = np.uint64(0xFFFFFFFF)
-# Shingles (both sides) per comparison block: bounds the sort's memory to ~100 MB.
-BLOCK_ELEMENTS = 6_000_000
+# Shingles (both sides) per comparison block (8 MiB of tags): small blocks stay in cache.
+BLOCK_ELEMENTS = 1 << 20
 
 
 def shingle_sets(shingles: Shingles) -> Shingles:
