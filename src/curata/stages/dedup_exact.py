@@ -21,7 +21,9 @@ from curata.stages.registry import register_stage
 CODE = "exact_duplicate"
 CLUSTER = "exact_dup_cluster"
 declare_key_codes(
-    CODE, description="same content as another record after normalisation", conversation_action="drop",
+    CODE,
+    description="same content as another record after normalisation",
+    conversation_action="drop",
     declare=declare_check,
 )
 
