@@ -125,6 +125,8 @@ def test_default_recipe_drops_near_copies_and_loses_nothing(run_curata, tmp_path
         assert kept in curated
         assert signals["near_dup_cluster"][row_of[f["id"]]] == row_of[kept]
     assert run.summary["stage_summaries"]["near_dedup"]["duplicates"] == len(near)
+    # The stage's spill files (kept shingles, large signature matrices) are gone once it ends.
+    assert not (run.out / ".curata" / "scratch" / "near_dedup_conversation").exists()
 
 
 def test_runs_are_deterministic(run_curata, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
