@@ -56,6 +56,7 @@ def test_progress_is_plain_lines_when_not_on_a_terminal_and_timings_are_recorded
         "checks",
         "quality",
         "exact_dedup",
+        "near_dedup",
         "conflicts",
         "decide",
     ]

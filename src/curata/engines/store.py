@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -66,6 +67,11 @@ class StoreView(DatasetView):
     @property
     def n_rows(self) -> int:
         return self.store.n_rows
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Where a stage may spill large intermediate arrays (inside the run's work area)."""
+        return self.store.run.work / "scratch"
 
     def column(self, name: str) -> pa.ChunkedArray:
         chunks: list[pa.Array] = []

@@ -1,6 +1,17 @@
 """Pipeline stages. Importing this package registers the built-in ones."""
 
-from curata.stages import checks, conflicts, decide, dedup_exact, normalize, quality, select, split, stats
+from curata.stages import (
+    checks,
+    conflicts,
+    decide,
+    dedup_exact,
+    dedup_near,
+    normalize,
+    quality,
+    select,
+    split,
+    stats,
+)
 from curata.stages.base import DatasetStage, DatasetView, DecisionStage, RowStage, Stage, StageKind
 from curata.stages.registry import STAGES, register_stage
 
@@ -16,6 +27,7 @@ __all__ = [
     "conflicts",
     "decide",
     "dedup_exact",
+    "dedup_near",
     "normalize",
     "quality",
     "register_stage",

@@ -23,6 +23,9 @@ declare_check(
     CODE, description="same or near-same prompt as another record, with a different answer or label"
 )
 MAX_RELATED = 20
+# Written by a prompt-key / response-key near_dedup stage: used whenever an earlier stage wrote them.
+AUTO_PROMPT_CLUSTERS = ("near_dup_cluster_prompt",)
+AUTO_RESPONSE_CLUSTERS = ("near_dup_cluster_response",)
 
 
 class ConflictSettings(StageSettings):
@@ -48,10 +51,16 @@ class Conflicts(DatasetStage):
     Settings = ConflictSettings
     settings: ConflictSettings
 
+    prompt_clusters: tuple[str, ...] = ()
+    response_clusters: tuple[str, ...] = ()
+
     def bind(self, available: Mapping[str, pa.DataType], codes: Sequence[str]) -> None:
         missing = [c for c in self.settings.prompt_clusters if c not in available]
         if missing:
             raise ValueError(f"prompt cluster column '{missing[0]}' is not written by any earlier stage")
+        auto = [c for c in AUTO_PROMPT_CLUSTERS if c in available]
+        self.prompt_clusters = tuple(dict.fromkeys([*self.settings.prompt_clusters, *auto]))
+        self.response_clusters = tuple(c for c in AUTO_RESPONSE_CLUSTERS if c in available)
 
     def reads(self) -> frozenset[str]:
         return frozenset(
@@ -60,7 +69,8 @@ class Conflicts(DatasetStage):
                 "label",
                 digest_column("prompt"),
                 digest_column("response"),
-                *self.settings.prompt_clusters,
+                *self.prompt_clusters,
+                *self.response_clusters,
             }
         )
 
@@ -73,10 +83,14 @@ class Conflicts(DatasetStage):
     def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
         n = data.n_rows
         clusters = [digest_groups(data.column(digest_column("prompt")))]
-        clusters += [np.asarray(data.numpy(c), dtype=np.int64) for c in self.settings.prompt_clusters]
+        clusters += [np.asarray(data.numpy(c), dtype=np.int64) for c in self.prompt_clusters]
         groups = linked_groups(n, clusters)
         labels = data.column("label").to_pylist()
         responses = digest_groups(data.column(digest_column("response")))
+        if self.response_clusters:
+            # Near-identical answers (one response-side near-dup cluster) count as the same answer.
+            near = [np.asarray(data.numpy(c), dtype=np.int64) for c in self.response_clusters]
+            responses = linked_groups(n, [responses, *near])
         response_key = np.where(responses >= 0, responses, -(np.arange(n) + 2))
         ids = data.column("id").to_pylist()
         scores = np.zeros(n, dtype=np.float32)

@@ -12,13 +12,20 @@ import pyarrow as pa
 
 from curata.checks.columns import check_column_types, message_column, related_column, score_column
 from curata.checks.registry import declare_check
+from curata.dedup.keys import cluster_column, code_for, declare_key_codes
 from curata.records import DedupKey
 from curata.stages.base import DatasetResult, DatasetStage, DatasetView, ProgressCallback, StageSettings
 from curata.stages.normalize import digest_column, digest_matrix
 from curata.stages.registry import register_stage
 
 CODE = "exact_duplicate"
-declare_check(CODE, description="same content as another record after normalisation", action="drop")
+CLUSTER = "exact_dup_cluster"
+declare_key_codes(
+    CODE,
+    description="same content as another record after normalisation",
+    conversation_action="drop",
+    declare=declare_check,
+)
 
 
 class ExactDedupSettings(StageSettings):
@@ -65,6 +72,15 @@ class ExactDedup(DatasetStage):
 
     use_quality = False
 
+    @property
+    def code(self) -> str:
+        """The check code: `exact_duplicate`, or `exact_duplicate_<key>` for the prompt/response keys."""
+        return code_for(CODE, self.settings.key)
+
+    @property
+    def cluster(self) -> str:
+        return cluster_column(CLUSTER, self.settings.key)
+
     def reads(self) -> frozenset[str]:
         extra = {"quality"} if self.use_quality else set()
         return frozenset({"id", digest_column(self.settings.key), *extra})
@@ -73,10 +89,10 @@ class ExactDedup(DatasetStage):
         self.use_quality = "quality" in available
 
     def writes(self) -> dict[str, pa.DataType]:
-        return {**check_column_types(CODE, related=True), "exact_dup_cluster": pa.int64()}
+        return {**check_column_types(self.code, related=True), self.cluster: pa.int64()}
 
     def check_codes(self) -> tuple[str, ...]:
-        return (CODE,)
+        return (self.code,)
 
     def message(self, kept_id: str, copies: int) -> str:
         return f"same {self.settings.key} as {kept_id} after normalisation ({copies} copies)"
@@ -100,10 +116,10 @@ class ExactDedup(DatasetStage):
             self.message(ids[k], c) if d else None for k, d, c in zip(kept, is_dup, sizes, strict=True)
         ]
         return {
-            score_column(CODE): pa.array(is_dup.astype(np.float32)),
-            message_column(CODE): pa.array(messages, pa.string()),
-            related_column(CODE): pa.array(related, pa.list_(pa.string())),
-            "exact_dup_cluster": pa.array(np.where(sizes > 1, rows[kept], -1).astype(np.int64)),
+            score_column(self.code): pa.array(is_dup.astype(np.float32)),
+            message_column(self.code): pa.array(messages, pa.string()),
+            related_column(self.code): pa.array(related, pa.list_(pa.string())),
+            self.cluster: pa.array(np.where(sizes > 1, rows[kept], -1).astype(np.int64)),
         }
 
     def ray_analyse(self, rows: Any) -> Any:
@@ -136,10 +152,10 @@ class ExactDedup(DatasetStage):
         return RayResult(result, [], self.summarize)
 
     def summarize(self, data: DatasetView) -> dict[str, Any]:
-        clusters = data.numpy("exact_dup_cluster")
+        clusters = data.numpy(self.cluster)
         return {
             "key": self.settings.key,
-            "duplicates": int(np.count_nonzero(data.numpy(score_column(CODE)))),
+            "duplicates": int(np.count_nonzero(data.numpy(score_column(self.code)))),
             "groups": len(np.unique(clusters[clusters >= 0])),
         }
 
@@ -152,12 +168,12 @@ class ExactDedup(DatasetStage):
             np.arange(n),
         )
         progress(n)
-        clusters = columns["exact_dup_cluster"].to_numpy()
+        clusters = columns[self.cluster].to_numpy()
         return DatasetResult(
             columns=columns,
             summary={
                 "key": self.settings.key,
-                "duplicates": int(np.count_nonzero(columns[score_column(CODE)].to_numpy())),
+                "duplicates": int(np.count_nonzero(columns[score_column(self.code)].to_numpy())),
                 "groups": len(np.unique(clusters[clusters >= 0])),
             },
         )

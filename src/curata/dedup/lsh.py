@@ -1,0 +1,78 @@
+"""LSH banding: candidate pairs of records whose signatures agree on a whole band.
+
+Buckets are found by sorting each band's hashes (no dict of lists per record). Inside a bucket,
+each member is paired with the next `window` members in row order and with the bucket's first
+member, so a bucket of k records yields at most k * (window + 1) pairs: all pairs when k is
+small, never O(k^2) when a template or boilerplate puts thousands of records in one bucket.
+Transitivity (union-find over verified pairs) joins the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from curata.dedup.shingles import SHINGLE_PRIME, mix64
+from curata.dedup.verify import sorted_unique
+
+U64 = np.uint64
+
+
+def band_hashes(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """One 64-bit hash per record of its signature slots `band * rows ... + rows`."""
+    cols = sig[:, band * rows : (band + 1) * rows].astype(U64)
+    acc = cols[:, 0].copy()
+    for r in range(1, rows):
+        acc *= SHINGLE_PRIME
+        acc += cols[:, r]
+    return mix64(acc)
+
+
+def bucket_pairs(keys: np.ndarray, rows: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (low row, high row) of records sharing a key, capped per bucket as described above.
+
+    `rows` must be increasing: a stable sort by key then keeps each bucket in row order.
+    """
+    order = np.argsort(keys, kind="stable")
+    sk, sr = keys[order], rows[order]
+    lefts: list[np.ndarray] = []
+    rights: list[np.ndarray] = []
+    for d in range(1, window + 1):
+        if d >= len(sk):
+            break
+        same = np.flatnonzero(sk[d:] == sk[:-d])
+        if len(same) == 0:
+            break
+        lefts.append(sr[same])
+        rights.append(sr[same + d])
+    new_bucket = np.ones(len(sk), dtype=bool)
+    new_bucket[1:] = sk[1:] != sk[:-1]
+    bucket_start = np.maximum.accumulate(np.where(new_bucket, np.arange(len(sk)), 0))
+    far = np.flatnonzero(np.arange(len(sk)) - bucket_start > window)
+    if len(far):
+        lefts.append(sr[bucket_start[far]])
+        rights.append(sr[far])
+    if not lefts:
+        empty = np.zeros(0, np.int64)
+        return empty, empty
+    return np.concatenate(lefts), np.concatenate(rights)
+
+
+def candidate_pairs(
+    sig: np.ndarray, valid: np.ndarray, bands: int, rows: int, window: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Candidate pairs per band (they repeat across bands; the caller deduplicates)."""
+    members = np.flatnonzero(valid).astype(np.int64)
+    for band in range(bands):
+        left, right = bucket_pairs(band_hashes(sig, band, rows)[members], members, window)
+        yield left, right
+
+
+def unique_pairs(
+    pair_parts: Iterator[tuple[np.ndarray, np.ndarray]], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (low, high) pairs over all parts, sorted, packed as one int64 code per pair."""
+    parts = [left * n + right for left, right in pair_parts if len(left)]
+    codes = sorted_unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    return codes // n, codes % n

@@ -1,0 +1,228 @@
+"""Near-duplicate clusters: MinHash signatures, LSH candidates, true-Jaccard verification, and
+union-find (connected components) over the verified pairs.
+
+Memory stays bounded: texts are read once, a batch at a time; signatures are a uint32 matrix and
+the shingle hashes kept for verification are uint32 too, both in files under the run's work area
+(memory maps) when a scratch folder is given and the set is large.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from curata.dedup.lsh import candidate_pairs, unique_pairs
+from curata.dedup.minhash import estimated_jaccard, oph_signatures, permutations, signatures
+from curata.dedup.shingles import ShingleKind, Shingles
+from curata.dedup.verify import jaccard_pairs, ranges, sorted_unique
+
+# Signature matrices larger than this live in a memory map (when a scratch folder is given).
+MEMMAP_BYTES = 256 * 2**20
+# Shingles per signature piece (2 MiB of hashes).
+PIECE_SHINGLES = 1 << 18
+# Candidate pairs verified per round: bounds the shingles gathered at once, and between rounds
+# pairs already joined are skipped.
+VERIFY_PAIRS = 20_000
+
+
+@dataclass(frozen=True)
+class NearDedupParams:
+    """How near duplicates are found; the defaults come from benchmarks/dedup.py (docs/dedup.md)."""
+
+    # "oph": one hash per shingle (fast); "permutations": num_perm universal hashes per shingle.
+    method: SignatureMethod = "oph"
+    shingle: ShingleKind = "word"
+    n: int = 2
+    num_perm: int = 128
+    bands: int = 42
+    rows: int = 3
+    threshold: float = 0.5
+    # Records with fewer shingles are left to exact dedup: in a text of a few words one edit moves
+    # the Jaccard a lot, and "What is 2+2? 4" vs "... 5" is a conflict, not a near duplicate.
+    min_shingles: int = 10
+    # Pairs per bucket member beyond which a bucket pairs members only with its first member.
+    window: int = 8
+    # Candidates whose signature estimate is this far under the threshold skip exact verification.
+    slack: float = 0.2
+    seed: int = 1
+
+    def check(self) -> None:
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+        if self.n < 1:
+            raise ValueError(f"n must be at least 1, got {self.n}")
+
+
+@dataclass(frozen=True)
+class NearDuplicates:
+    """Verified duplicate pairs (low row, high row, Jaccard) and the component of every row.
+
+    The pairs span the clusters; pairs inside an already-joined cluster are not verified.
+    """
+
+    labels: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    jaccard: np.ndarray
+    candidates: int
+
+    def best_similarity(self) -> np.ndarray:
+        """Per row, the highest verified Jaccard to another row (0 when it has none)."""
+        best = np.zeros(len(self.labels), dtype=np.float32)
+        np.maximum.at(best, self.left, self.jaccard)
+        np.maximum.at(best, self.right, self.jaccard)
+        return best
+
+
+SignatureMethod = Literal["oph", "permutations"]
+
+
+class ShingleStore:
+    """Every record's shingle hashes (low 32 bits) from the signature pass, kept for verification
+    so candidate texts are not read and tokenised twice; in a file under `scratch` when given."""
+
+    def __init__(self, scratch: Path | None) -> None:
+        self.path = scratch / "shingles.u32" if scratch is not None else None
+        self.parts: list[np.ndarray] = []
+        self.counts: list[np.ndarray] = []
+        self.file = self.path.open("wb") if self.path is not None else None
+        self.data: np.ndarray = np.zeros(0, np.uint32)
+        self.offsets: np.ndarray = np.zeros(1, np.int64)
+
+    def add(self, shingles: Shingles) -> None:
+        low = (shingles.hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        if self.file is not None:
+            self.file.write(low.tobytes())
+        else:
+            self.parts.append(low)
+        self.counts.append(shingles.counts())
+
+    def close(self) -> None:
+        counts = np.concatenate(self.counts) if self.counts else np.zeros(0, np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        if self.file is not None and self.path is not None:
+            self.file.close()
+            total = int(self.offsets[-1])
+            self.data = (
+                np.memmap(self.path, dtype=np.uint32, mode="r", shape=(total,)) if total else self.data
+            )
+        else:
+            self.data = np.concatenate(self.parts) if self.parts else self.data
+            self.parts = []
+
+    def rows(self, rows: np.ndarray) -> Shingles:
+        """The stored shingles of these rows, in the order given."""
+        counts = self.offsets[rows + 1] - self.offsets[rows]
+        values = np.asarray(self.data[ranges(self.offsets[rows], counts)]).astype(np.uint64)
+        return Shingles(values, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+
+def pieces(shingles: Shingles, size: int = PIECE_SHINGLES) -> Iterator[Shingles]:
+    """The records of a batch in pieces of about `size` shingles (whole records): small arrays
+    reuse the allocator's memory instead of faulting fresh pages in."""
+    if len(shingles.hashes) <= size:
+        yield shingles
+        return
+    cuts = np.searchsorted(shingles.offsets, np.arange(size, len(shingles.hashes), size))
+    bounds = np.unique(np.concatenate([[0], cuts, [shingles.n_records]]))
+    for lo, hi in itertools.pairwise(bounds):
+        first, last = shingles.offsets[lo], shingles.offsets[hi]
+        yield Shingles(shingles.hashes[first:last], shingles.offsets[lo : hi + 1] - first)
+
+
+@dataclass
+class Sketch:
+    """What the one pass over the texts leaves: signatures and the shingles for verification."""
+
+    signatures: np.ndarray
+    shingles: ShingleStore
+
+
+def sketch(
+    batches: Iterable[Shingles], n_rows: int, params: NearDedupParams, scratch: Path | None = None
+) -> Sketch:
+    """Signatures of every row, filled batch by batch (batches cover the rows in order)."""
+    a, b = permutations(params.num_perm, params.seed)
+    shape = (n_rows, params.num_perm)
+    sig: np.ndarray
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
+    if scratch is not None and n_rows * params.num_perm * 4 > MEMMAP_BYTES:
+        sig = np.lib.format.open_memmap(scratch / "minhash.npy", mode="w+", dtype=np.uint32, shape=shape)
+    else:
+        sig = np.empty(shape, dtype=np.uint32)
+    store = ShingleStore(scratch)
+    start = 0
+    for batch in batches:
+        for shingles in pieces(batch):
+            stop = start + shingles.n_records
+            if params.method == "oph":
+                sig[start:stop] = oph_signatures(shingles, params.num_perm, params.seed)
+            else:
+                sig[start:stop] = signatures(shingles, a, b)
+            store.add(shingles)
+            start = stop
+    store.close()
+    if start != n_rows:
+        raise ValueError(f"signature batches covered {start} rows, expected {n_rows}")
+    return Sketch(sig, store)
+
+
+def verify(
+    left: np.ndarray, right: np.ndarray, store: ShingleStore, threshold: float, n: int, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Verified pairs (true Jaccard at or above the threshold) and the components they form.
+
+    Candidates are verified in rounds, most promising first, and a pair whose two records are
+    already joined by verified pairs is skipped: it cannot change the clusters. This keeps
+    templated sets, where thousands of records are all alike, to about one verification per record.
+    """
+    keep_l, keep_r, keep_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+    labels = np.arange(n, dtype=np.int64)
+    for s in range(0, len(order), VERIFY_PAIRS):
+        chosen = order[s : s + VERIFY_PAIRS]
+        lp, rp = left[chosen], right[chosen]
+        open_pairs = labels[lp] != labels[rp]
+        lp, rp = lp[open_pairs], rp[open_pairs]
+        if len(lp) == 0:
+            continue
+        ends = np.concatenate([lp, rp])
+        rows = sorted_unique(ends)
+        inverse = np.searchsorted(rows, ends)
+        sim = jaccard_pairs(store.rows(rows), inverse[: len(lp)], inverse[len(lp) :])
+        ok = sim >= threshold
+        keep_l.append(lp[ok])
+        keep_r.append(rp[ok])
+        keep_j.append(sim[ok])
+        if ok.any():
+            labels = components(n, np.concatenate(keep_l), np.concatenate(keep_r))
+    return np.concatenate(keep_l), np.concatenate(keep_r), np.concatenate(keep_j), labels
+
+
+def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Union-find over the edges: a component number per row."""
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return np.asarray(labels, dtype=np.int64)
+
+
+def find_near_duplicates(sketched: Sketch, params: NearDedupParams) -> NearDuplicates:
+    """Candidates from LSH, filtered by signature estimate, verified on the true shingle sets."""
+    sig = sketched.signatures
+    n = len(sig)
+    valid = np.diff(sketched.shingles.offsets) >= max(params.min_shingles, 1)
+    left, right = unique_pairs(candidate_pairs(sig, valid, params.bands, params.rows, params.window), n)
+    estimate = estimated_jaccard(sig, left, right)
+    promising = np.flatnonzero(estimate >= params.threshold - params.slack)
+    order = promising[np.argsort(-estimate[promising], kind="stable")]
+    left, right, sim, labels = verify(left, right, sketched.shingles, params.threshold, n, order)
+    return NearDuplicates(labels, left, right, sim, len(estimate))

@@ -1,0 +1,173 @@
+"""Near duplicates: records whose word (or character) n-gram sets have a Jaccard similarity at or
+above the threshold, found with MinHash-LSH and verified on the true sets (see `curata.dedup.near`).
+Each cluster (connected through verified pairs) keeps one record, the highest `quality` where that
+column exists, else the first; the others are scored 1.0 with `related` naming the kept record."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from curata.checks.columns import check_column_types, message_column, related_column, score_column
+from curata.checks.registry import declare_check
+from curata.dedup.keys import cluster_column, code_for, declare_key_codes
+from curata.dedup.near import NearDedupParams, SignatureMethod, find_near_duplicates, sketch
+from curata.dedup.shingles import ShingleKind, Shingles, shingle_texts
+from curata.dedup.sides import key_turns
+from curata.records import DedupKey
+from curata.stages.base import DatasetResult, DatasetStage, DatasetView, ProgressCallback, StageSettings
+from curata.stages.dedup_exact import representatives
+from curata.stages.registry import register_stage
+
+BASE_CODE = "near_duplicate"
+BASE_CLUSTER = "near_dup_cluster"
+BASE_SIMILARITY = "near_dup_similarity"
+declare_key_codes(
+    BASE_CODE,
+    description="high n-gram Jaccard similarity to another record (MinHash-LSH, verified)",
+    conversation_action="drop",
+    declare=declare_check,
+)
+DEFAULTS = NearDedupParams()
+
+
+class NearDedupSettings(StageSettings):
+    key: DedupKey = "conversation"
+    shingle: ShingleKind = DEFAULTS.shingle
+    n: int = Field(DEFAULTS.n, ge=1, le=16)
+    num_perm: int = Field(DEFAULTS.num_perm, ge=8, le=1024)
+    bands: int = Field(DEFAULTS.bands, ge=1)
+    rows: int = Field(DEFAULTS.rows, ge=1)
+    threshold: float = Field(DEFAULTS.threshold, gt=0.0, le=1.0)
+    min_shingles: int = Field(DEFAULTS.min_shingles, ge=1)
+    method: SignatureMethod = DEFAULTS.method
+    seed: int = DEFAULTS.seed
+
+    @model_validator(mode="after")
+    def bands_fit(self) -> NearDedupSettings:
+        self.params().check()
+        return self
+
+    def params(self) -> NearDedupParams:
+        return NearDedupParams(
+            method=self.method,
+            shingle=self.shingle,
+            n=self.n,
+            num_perm=self.num_perm,
+            bands=self.bands,
+            rows=self.rows,
+            threshold=self.threshold,
+            min_shingles=self.min_shingles,
+            seed=self.seed,
+        )
+
+
+def key_shingles(turns: pa.ChunkedArray | pa.Array, key: DedupKey, params: NearDedupParams) -> Shingles:
+    """Shingles of one side of each record of a batch."""
+    contents, record_of_text = key_turns(turns, key)
+    return shingle_texts(contents, record_of_text, len(turns), params.shingle, params.n)
+
+
+@register_stage
+class NearDedup(DatasetStage):
+    name = "near_dedup"
+    description = "near duplicates of the chosen key (MinHash-LSH over n-grams, verified by Jaccard)"
+    Settings = NearDedupSettings
+    settings: NearDedupSettings
+
+    use_quality = False
+
+    @property
+    def code(self) -> str:
+        return code_for(BASE_CODE, self.settings.key)
+
+    @property
+    def cluster(self) -> str:
+        return cluster_column(BASE_CLUSTER, self.settings.key)
+
+    @property
+    def similarity(self) -> str:
+        return cluster_column(BASE_SIMILARITY, self.settings.key)
+
+    def reads(self) -> frozenset[str]:
+        extra = {"quality"} if self.use_quality else set()
+        return frozenset({"id", "turns", *extra})
+
+    def bind(self, available: Mapping[str, pa.DataType], codes: Sequence[str]) -> None:
+        self.use_quality = "quality" in available
+
+    def writes(self) -> dict[str, pa.DataType]:
+        return {
+            **check_column_types(self.code, related=True),
+            self.cluster: pa.int64(),
+            self.similarity: pa.float32(),
+        }
+
+    def check_codes(self) -> tuple[str, ...]:
+        return (self.code,)
+
+    def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
+        n = data.n_rows
+        params = self.settings.params()
+        key = self.settings.key
+
+        def batches() -> Iterator[Shingles]:
+            for table in data.iter_batches(["turns"]):
+                yield key_shingles(table.column("turns"), key, params)
+                progress(table.num_rows)
+
+        scratch_root: Path | None = getattr(data, "scratch_dir", None)
+        scratch = scratch_root / f"near_dedup_{key}" if scratch_root is not None else None
+        try:
+            found = find_near_duplicates(sketch(batches(), n, params, scratch), params)
+        finally:
+            if scratch is not None:
+                with contextlib.suppress(OSError):
+                    shutil.rmtree(scratch)
+        quality = data.numpy("quality") if self.use_quality else None
+        ids = data.column("id").to_pylist()
+        columns = self.columns(found.labels, found.best_similarity(), quality, ids)
+        return DatasetResult(
+            columns=columns, summary=self.summary(columns, found.candidates, len(found.left))
+        )
+
+    def columns(
+        self, labels: np.ndarray, similarity: np.ndarray, quality: np.ndarray | None, ids: list[str]
+    ) -> dict[str, pa.Array]:
+        n = len(labels)
+        rows = np.arange(n)
+        kept = representatives(labels, quality, rows) if n else np.zeros(0, np.int64)
+        sizes = np.bincount(labels)[labels] if n else np.zeros(0, np.int64)
+        is_dup = kept != rows
+        related = [[ids[k]] if d else None for k, d in zip(kept, is_dup, strict=True)]
+        messages = [
+            f"{self.settings.key} near-duplicate of {ids[k]} (n-gram Jaccard {s:.2f}; {c} records in cluster)"
+            if d
+            else None
+            for k, d, c, s in zip(kept, is_dup, sizes, similarity, strict=True)
+        ]
+        return {
+            score_column(self.code): pa.array(is_dup.astype(np.float32)),
+            message_column(self.code): pa.array(messages, pa.string()),
+            related_column(self.code): pa.array(related, pa.list_(pa.string())),
+            self.cluster: pa.array(np.where(sizes > 1, kept, -1).astype(np.int64)),
+            self.similarity: pa.array(similarity.astype(np.float32)),
+        }
+
+    def summary(self, columns: dict[str, pa.Array], candidates: int, verified: int) -> dict[str, Any]:
+        clusters = columns[self.cluster].to_numpy()
+        return {
+            "key": self.settings.key,
+            "duplicates": int(np.count_nonzero(columns[score_column(self.code)].to_numpy())),
+            "clusters": len(np.unique(clusters[clusters >= 0])),
+            "candidate_pairs": candidates,
+            "verified_pairs": verified,
+            "settings": self.settings.model_dump(mode="json"),
+        }
