@@ -90,14 +90,19 @@ def summary_columns(plan: Plan) -> list[str]:
 
 
 def make_engine(
-    name: str, run_dir: RunDir, plan: Plan, reporter: Reporter, workers: int | None
+    name: str,
+    run_dir: RunDir,
+    plan: Plan,
+    reporter: Reporter,
+    workers: int | None,
+    ray_address: str | None = None,
 ) -> LocalEngine:
     if name == "local":
         return LocalEngine(run_dir, plan, reporter, workers)
     if name == "ray":
         from curata.engines.ray_engine import RayEngine
 
-        return RayEngine(run_dir, plan, reporter, workers)
+        return RayEngine(run_dir, plan, reporter, workers, address=ray_address)
     raise RecipeError(f"unknown engine '{name}' (local or ray)")
 
 
@@ -121,7 +126,9 @@ def run(options: RunOptions, reporter: Reporter) -> RunResult:
     resumed = run_dir.prepare(fingerprint, options.command(plan.recipe))
     if resumed:
         reporter.message(f"resuming the earlier run in {options.out}")
-    engine = make_engine(options.engine, run_dir, plan, reporter, options.workers)
+    engine = make_engine(
+        options.engine, run_dir, plan, reporter, options.workers, options.extra.get("ray_address")
+    )
     info = engine.ingest(inputs, IngestOptions(options.format, options.strict, options.batch_rows))
     runs = engine.execute(info)
     store = PartStore(run_dir, info.parts, plan.producers)
