@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from curata import __version__
+from curata import __version__, faults
 from curata.engines.local import LocalEngine
 from curata.engines.store import PartStore, StoreView
 from curata.errors import RecipeError
@@ -121,6 +121,7 @@ def plan_run(options: RunOptions) -> tuple[list[InputFile], Plan, str]:
 
 def run(options: RunOptions, reporter: Reporter) -> RunResult:
     started = time.perf_counter()
+    faults.arm()
     inputs, plan, fingerprint = plan_run(options)
     run_dir = RunDir(options.out)
     resumed = run_dir.prepare(fingerprint, options.command(plan.recipe))
