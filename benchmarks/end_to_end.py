@@ -111,10 +111,19 @@ def run(data: Path, out: Path, workers: int | None, engine: str = "local") -> di
     proc = subprocess.Popen(command)
     watched = psutil.Process(proc.pid)
     peak = 0
+    last_note = start
     while proc.poll() is None:
         with contextlib.suppress(psutil.NoSuchProcess):
             peak = max(peak, tree_rss(watched))
         time.sleep(0.2)
+        if time.perf_counter() - last_note > 60:
+            # Long runs leave a trail, so a run cut short still says how far it got.
+            last_note = time.perf_counter()
+            print(
+                f"  {last_note - start:.0f}s: peak RSS so far {peak / 2**30:.2f} GiB, at {where(out)}, "
+                f"load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"curata run failed on {data} (exit {proc.returncode})")
@@ -123,6 +132,17 @@ def run(data: Path, out: Path, workers: int | None, engine: str = "local") -> di
         "peak_rss_gib": peak / 2**30,
         "summary": json.loads((out / "summary.json").read_text()),
     }
+
+
+def where(out: Path) -> str:
+    """The stage a run is in, from its work area (the newest stage folder without `_done.json`)."""
+    stages = out / ".curata" / "stages"
+    if (out / ".curata" / "staging").exists():
+        return "writing outputs"
+    running = [d.name for d in sorted(stages.glob("*")) if not (d / "_done.json").exists()]
+    if running:
+        return running[0]
+    return "reading" if not (out / ".curata" / "ingest" / "_done.json").exists() else "between stages"
 
 
 def records_file(data_dir: Path, work: Path, size: int) -> Path:
