@@ -59,6 +59,7 @@ def assert_finished_like(expected: Path, out: Path) -> None:
     assert leftovers == [], leftovers
 
 
+@pytest.mark.timeout(900)
 def test_twenty_random_sigkills_each_followed_by_a_rerun(
     small_reference: tuple[Path, Path, float], tmp_path: Path
 ) -> None:
