@@ -7,6 +7,7 @@ time of each stage. The scaling check compares the largest size with the smalles
 
     .venv/bin/python benchmarks/end_to_end.py --sizes 100000 300000 1000000 --baseline-n 300000
     nice .venv/bin/python benchmarks/end_to_end.py --n 5000000      # out of core: peak RSS under 8 GiB
+    nice .venv/bin/python benchmarks/end_to_end.py --n 5000000 --short-records   # the same, quickly
 
 Exit code 1 when the scaling check (largest / smallest time at most 1.2x the size ratio) or the
 peak-RSS limit fails.
@@ -90,6 +91,23 @@ def build(path: Path, size: int, pool: list[dict[str, str]], seed: int = 0) -> N
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def build_short(path: Path, size: int, seed: int = 0) -> None:
+    """Short synthetic records (about 90 bytes) with the same shape of duplicates: 5% exact copies
+    and 5% copies of a prompt with another answer (conflicts). What a dataset stage, the outputs
+    and the report hold per record (ids, digests, scores, decisions) does not depend on the text
+    length, so this measures the memory of 5M records without hours of text processing."""
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as handle:
+        for i in range(size):
+            roll = rng.random()
+            k = rng.randrange(i) if i and roll < 0.10 else i
+            answer = k * 7 + 1 if roll < 0.05 or roll >= 0.10 else k * 7 + 2
+            handle.write(
+                f'{{"instruction": "Question {k}: what is {k} times seven, plus one?", '
+                f'"input": "", "output": "It is {answer}."}}\n'
+            )
+
+
 def tree_rss(process: psutil.Process) -> int:
     """Resident memory of a process and all its descendants (worker processes included)."""
     total = 0
@@ -145,13 +163,16 @@ def where(out: Path) -> str:
     return "reading" if not (out / ".curata" / "ingest" / "_done.json").exists() else "between stages"
 
 
-def records_file(data_dir: Path, work: Path, size: int) -> Path:
+def records_file(data_dir: Path, work: Path, size: int, short: bool = False) -> Path:
     """The benchmark input of `size` records, built once and reused."""
     work.mkdir(parents=True, exist_ok=True)
-    data = work / f"records-{size}.jsonl"
+    data = work / f"records-{size}{'-short' if short else ''}.jsonl"
     if not data.exists():
         partial = data.with_suffix(".partial")
-        build(partial, size, load_pool(data_dir))
+        if short:
+            build_short(partial, size)
+        else:
+            build(partial, size, load_pool(data_dir))
         partial.replace(data)
     return data
 
@@ -217,6 +238,11 @@ def main() -> int:
         default=0,
         help="also run the same exact-dedup job with datatrove on this many records (0: skip)",
     )
+    parser.add_argument(
+        "--short-records",
+        action="store_true",
+        help="short synthetic records: memory per record at large sizes, quickly (see build_short)",
+    )
     parser.add_argument("--keep-outputs", action="store_true", help="keep each size's run directory")
     args = parser.parse_args()
     if not args.data_dir.is_dir():
@@ -226,7 +252,7 @@ def main() -> int:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     results = {}
     for size in sizes:
-        data = records_file(args.data_dir, args.work, size)
+        data = records_file(args.data_dir, args.work, size, args.short_records)
         out = args.work / f"out-{size}-{args.engine}"
         shutil.rmtree(out, ignore_errors=True)
         results[size] = run(data, out, args.workers, args.engine)
