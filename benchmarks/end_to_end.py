@@ -5,7 +5,12 @@ demo, LIMA, GPTeacher), with exact and lightly edited copies injected, then runs
 subprocess per size and reports records/s, peak RSS (of the run and its worker processes) and the
 time of each stage. The scaling check compares the largest size with the smallest.
 
-    .venv/bin/python benchmarks/end_to_end.py --sizes 100000 300000 1000000 [--data-dir ../shared/data]
+    .venv/bin/python benchmarks/end_to_end.py --sizes 100000 300000 1000000 --baseline-n 300000
+    nice .venv/bin/python benchmarks/end_to_end.py --n 5000000      # out of core: peak RSS under 8 GiB
+    nice .venv/bin/python benchmarks/end_to_end.py --n 5000000 --short-records   # the same, quickly
+
+Exit code 1 when the scaling check (largest / smallest time at most 1.2x the size ratio) or the
+peak-RSS limit fails.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -84,6 +91,23 @@ def build(path: Path, size: int, pool: list[dict[str, str]], seed: int = 0) -> N
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def build_short(path: Path, size: int, seed: int = 0) -> None:
+    """Short synthetic records (about 90 bytes) with the same shape of duplicates: 5% exact copies
+    and 5% copies of a prompt with another answer (conflicts). What a dataset stage, the outputs
+    and the report hold per record (ids, digests, scores, decisions) does not depend on the text
+    length, so this measures the memory of 5M records without hours of text processing."""
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as handle:
+        for i in range(size):
+            roll = rng.random()
+            k = rng.randrange(i) if i and roll < 0.10 else i
+            answer = k * 7 + 1 if roll < 0.05 or roll >= 0.10 else k * 7 + 2
+            handle.write(
+                f'{{"instruction": "Question {k}: what is {k} times seven, plus one?", '
+                f'"input": "", "output": "It is {answer}."}}\n'
+            )
+
+
 def tree_rss(process: psutil.Process) -> int:
     """Resident memory of a process and all its descendants (worker processes included)."""
     total = 0
@@ -95,19 +119,29 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run(data: Path, out: Path, workers: int | None) -> dict[str, Any]:
+def run(data: Path, out: Path, workers: int | None, engine: str = "local") -> dict[str, Any]:
     """Run the CLI, sampling the memory of its whole process tree every 0.2 s."""
     command = [sys.executable, "-m", "curata.cli", "run", str(data), "-o", str(out), "--quiet"]
+    command += ["--engine", engine]
     if workers:
         command += ["--workers", str(workers)]
     start = time.perf_counter()
     proc = subprocess.Popen(command)
     watched = psutil.Process(proc.pid)
     peak = 0
+    last_note = start
     while proc.poll() is None:
         with contextlib.suppress(psutil.NoSuchProcess):
             peak = max(peak, tree_rss(watched))
         time.sleep(0.2)
+        if time.perf_counter() - last_note > 60:
+            # Long runs leave a trail, so a run cut short still says how far it got.
+            last_note = time.perf_counter()
+            print(
+                f"  {last_note - start:.0f}s: peak RSS so far {peak / 2**30:.2f} GiB, at {where(out)}, "
+                f"load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"curata run failed on {data} (exit {proc.returncode})")
@@ -118,26 +152,34 @@ def run(data: Path, out: Path, workers: int | None) -> dict[str, Any]:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-    )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
-    parser.add_argument("--work", type=Path, default=Path("bench-out/end_to_end"))
-    parser.add_argument("--workers", type=int, default=None)
-    args = parser.parse_args()
-    if not args.data_dir.is_dir():
-        print(f"data directory not found: {args.data_dir} (pass --data-dir)", file=sys.stderr)
-        return 1
-    args.work.mkdir(parents=True, exist_ok=True)
-    pool = load_pool(args.data_dir)
-    results = {}
-    for size in args.sizes:
-        data = args.work / f"records-{size}.jsonl"
-        if not data.exists():
-            build(data, size, pool)
-        results[size] = run(data, args.work / f"out-{size}", args.workers)
+def where(out: Path) -> str:
+    """The stage a run is in, from its work area (the newest stage folder without `_done.json`)."""
+    stages = out / ".curata" / "stages"
+    if (out / ".curata" / "staging").exists():
+        return "writing outputs"
+    running = [d.name for d in sorted(stages.glob("*")) if not (d / "_done.json").exists()]
+    if running:
+        return running[0]
+    return "reading" if not (out / ".curata" / "ingest" / "_done.json").exists() else "between stages"
+
+
+def records_file(data_dir: Path, work: Path, size: int, short: bool = False) -> Path:
+    """The benchmark input of `size` records, built once and reused."""
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / f"records-{size}{'-short' if short else ''}.jsonl"
+    if not data.exists():
+        partial = data.with_suffix(".partial")
+        if short:
+            build_short(partial, size)
+        else:
+            build(partial, size, load_pool(data_dir))
+        partial.replace(data)
+    return data
+
+
+def print_tables(results: dict[int, dict[str, Any]], max_rss_gib: float) -> bool:
+    """The size table, the per-stage table and the checks; False when a check fails."""
+    ok = True
     print("| records | seconds | records/s | peak RSS (GiB) | kept | rejected |")
     print("| --- | --- | --- | --- | --- | --- |")
     for size, r in results.items():
@@ -148,23 +190,92 @@ def main() -> int:
         )
     print()
     stages = [s["name"] for s in next(iter(results.values()))["summary"]["stages"]]
-    print("| stage | " + " | ".join(f"{size:,}" for size in results) + " |")
+    print("| stage (seconds) | " + " | ".join(f"{size:,}" for size in results) + " |")
     print("| --- |" + " --- |" * len(results))
-    for name in stages:
+    for name in [*stages, "whole run"]:
         cells = []
         for r in results.values():
-            seconds = next(s["seconds"] for s in r["summary"]["stages"] if s["name"] == name)
-            cells.append(f"{seconds:.1f}s")
+            summary = r["summary"]
+            if name == "whole run":
+                seconds = summary["total_seconds"]
+            else:
+                seconds = next(s["seconds"] for s in summary["stages"] if s["name"] == name)
+            cells.append(f"{seconds:.1f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\n(row stage seconds are summed over the worker processes; the rest is wall time.)")
     if len(results) > 1:
         sizes = sorted(results)
         small, large = sizes[0], sizes[-1]
         ratio = results[large]["seconds"] / results[small]["seconds"]
+        limit = 1.2 * large / small
+        ok &= ratio <= limit
         print(
             f"\nscaling: {large:,} records took {ratio:.1f}x the time of {small:,} "
-            f"({large / small:.0f}x the records; near-linear target: at most {1.2 * large / small:.0f}x)"
+            f"({large / small:.0f}x the records; near-linear target: at most {limit:.0f}x): "
+            + ("PASS" if ratio <= limit else "FAIL")
         )
-    return 0
+    for size, r in results.items():
+        if r["peak_rss_gib"] > max_rss_gib:
+            ok = False
+            print(f"{size:,} records: peak RSS {r['peak_rss_gib']:.2f} GiB is over {max_rss_gib} GiB: FAIL")
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
+    parser.add_argument("--n", type=int, default=None, help="one size only (e.g. 5000000, out of core)")
+    parser.add_argument("--work", type=Path, default=Path("bench-out/end_to_end"))
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--engine", default="local", choices=["local", "ray"])
+    parser.add_argument("--max-rss-gib", type=float, default=8.0, help="fail above this peak RSS")
+    parser.add_argument(
+        "--baseline-n",
+        type=int,
+        default=0,
+        help="also run the same exact-dedup job with datatrove on this many records (0: skip)",
+    )
+    parser.add_argument(
+        "--short-records",
+        action="store_true",
+        help="short synthetic records: memory per record at large sizes, quickly (see build_short)",
+    )
+    parser.add_argument("--keep-outputs", action="store_true", help="keep each size's run directory")
+    args = parser.parse_args()
+    if not args.data_dir.is_dir():
+        print(f"data directory not found: {args.data_dir} (pass --data-dir)", file=sys.stderr)
+        return 1
+    sizes = [args.n] if args.n else args.sizes
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    results = {}
+    for size in sizes:
+        data = records_file(args.data_dir, args.work, size, args.short_records)
+        out = args.work / f"out-{size}-{args.engine}"
+        shutil.rmtree(out, ignore_errors=True)
+        results[size] = run(data, out, args.workers, args.engine)
+        print(
+            f"{size:,} records: {results[size]['seconds']:.1f}s, "
+            f"peak RSS {results[size]['peak_rss_gib']:.2f} GiB, "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+            flush=True,
+        )
+        if not args.keep_outputs:
+            shutil.rmtree(out, ignore_errors=True)
+    print()
+    ok = print_tables(results, args.max_rss_gib)
+    if args.baseline_n:
+        from baseline_dedup import compare, print_comparison
+
+        print()
+        data = records_file(args.data_dir, args.work, args.baseline_n)
+        print_comparison(args.baseline_n, compare(data, args.work / f"baseline-{args.baseline_n}"))
+    (args.work / "results.json").write_text(
+        json.dumps({str(k): {**v, "summary": v["summary"]["stages"]} for k, v in results.items()}, indent=1)
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

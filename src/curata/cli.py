@@ -72,6 +72,10 @@ def run(
     workers: Annotated[int | None, typer.Option(help="worker processes (default: all cores)")] = None,
     batch_rows: Annotated[int, typer.Option(help="records per batch")] = 8192,
     engine: Annotated[str, typer.Option(help="local (default) or ray (needs curata[ray])")] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address for --engine ray (default: $RAY_ADDRESS, else local)"),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
 ) -> None:
     """Curate INPUTS into OUT: curated.jsonl, rejected.jsonl, findings.jsonl, signals.parquet, report.html."""
@@ -82,6 +86,8 @@ def run(
     options = RunOptions(
         list(inputs), out, recipe, format, export_format, strict, workers, batch_rows, engine=engine
     )
+    if ray_address:
+        options.extra["ray_address"] = ray_address
     with make_reporter(quiet) as reporter:
         result = run_job(options, reporter)
     if not quiet:

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
+from curata import faults
 from curata.checks.columns import message_column, related_column, score_column, turn_column
 from curata.checks.registry import CHECKS
 from curata.engines.store import PartStore
@@ -99,6 +100,7 @@ class ContractWriter:
                             self.staged("signals.parquet"), signal_table.schema, compression="zstd"
                         )
                     writer.write_table(signal_table)
+                    faults.reached("output-part")
                 if writer is None:
                     empty = pa.schema([pa.field(n, self.plan.columns[n]) for n in signals])
                     pq.write_table(empty.empty_table(), self.staged("signals.parquet"))
@@ -257,4 +259,5 @@ def publish(run: RunDir, summary_name: str = "summary.json") -> None:
     for name in [*names, summary_name]:
         if (run.staging / name).exists():
             os.replace(run.staging / name, run.out / name)
+            faults.reached("publish")
     shutil.rmtree(run.staging, ignore_errors=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from curata import __version__
+from curata import __version__, faults
 from curata.engines.local import LocalEngine
 from curata.engines.store import PartStore, StoreView
 from curata.errors import RecipeError
@@ -91,14 +91,19 @@ def summary_columns(plan: Plan) -> list[str]:
 
 
 def make_engine(
-    name: str, run_dir: RunDir, plan: Plan, reporter: Reporter, workers: int | None
+    name: str,
+    run_dir: RunDir,
+    plan: Plan,
+    reporter: Reporter,
+    workers: int | None,
+    ray_address: str | None = None,
 ) -> LocalEngine:
     if name == "local":
         return LocalEngine(run_dir, plan, reporter, workers)
     if name == "ray":
         from curata.engines.ray_engine import RayEngine
 
-        return RayEngine(run_dir, plan, reporter, workers)
+        return RayEngine(run_dir, plan, reporter, workers, address=ray_address)
     raise RecipeError(f"unknown engine '{name}' (local or ray)")
 
 
@@ -122,13 +127,16 @@ def plan_run(options: RunOptions, review: RunReview | None = None) -> tuple[list
 
 def run(options: RunOptions, reporter: Reporter) -> RunResult:
     started = time.perf_counter()
+    faults.arm()
     review = load_for_run(options.out)
     inputs, plan, fingerprint = plan_run(options, review)
     run_dir = RunDir(options.out)
     resumed = run_dir.prepare(fingerprint, options.command(plan.recipe))
     if resumed:
         reporter.message(f"resuming the earlier run in {options.out}")
-    engine = make_engine(options.engine, run_dir, plan, reporter, options.workers)
+    engine = make_engine(
+        options.engine, run_dir, plan, reporter, options.workers, options.extra.get("ray_address")
+    )
     info = engine.ingest(
         inputs,
         IngestOptions(options.format, options.strict, options.batch_rows, corrections=review.corrections),

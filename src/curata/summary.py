@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curata import __version__
 from curata.checks.registry import CHECKS
@@ -33,6 +33,14 @@ def describe(values: np.ndarray) -> dict[str, float]:
     }
 
 
+def value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    """Counts of each non-null value, most common first (ties in order of first appearance),
+    counted by Arrow: no Python object per row."""
+    counts = pc.value_counts(column.drop_null())
+    pairs = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+    return dict(sorted(pairs, key=lambda pair: -pair[1]))
+
+
 def dataset_stats(signals: pa.Table) -> dict[str, Any]:
     """Statistics of every record and of the kept ones, side by side."""
     kept = (
@@ -46,16 +54,11 @@ def dataset_stats(signals: pa.Table) -> dict[str, Any]:
             continue
         values = signals.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
         stats[name] = {"all": describe(values), "kept": describe(values[kept]) if kept is not None else {}}
-    labels = signals.column("label").to_pylist()
-    if any(label is not None for label in labels):
-        everything = Counter(label for label in labels if label is not None)
-        kept_labels = Counter(
-            label
-            for label, k in zip(labels, kept if kept is not None else [True] * len(labels), strict=True)
-            if label is not None and k
-        )
-        stats["labels"] = {"all": dict(everything.most_common()), "kept": dict(kept_labels.most_common())}
-    stats["formats"] = dict(Counter(signals.column("format").to_pylist()).most_common())
+    labels = signals.column("label")
+    if labels.null_count < len(labels):
+        kept_labels = labels.filter(pa.array(kept)) if kept is not None else labels
+        stats["labels"] = {"all": value_counts(labels), "kept": value_counts(kept_labels)}
+    stats["formats"] = value_counts(signals.column("format"))
     return stats
 
 

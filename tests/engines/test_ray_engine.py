@@ -15,7 +15,8 @@ from tests.engines.test_resume import assert_same_outputs, dataset
 pytest.importorskip("ray")
 
 
-def run(data: Path, out: Path, engine: str) -> None:
+def run(data: Path, out: Path, engine: str, recipe: Path | None = None) -> None:
+    extra = ["--recipe", str(recipe)] if recipe else []
     subprocess.run(
         [
             sys.executable,
@@ -32,6 +33,7 @@ def run(data: Path, out: Path, engine: str) -> None:
             "1000",
             "--engine",
             engine,
+            *extra,
         ],
         check=True,
         timeout=240,
@@ -50,6 +52,65 @@ def test_ray_engine_smoke_matches_the_local_engine(tmp_path: Path) -> None:
     assert_same_outputs(tmp_path / "local", tmp_path / "ray")
     summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
     assert summary["engine"] == "ray" and summary["stage_summaries"]["exact_dedup"]["duplicates"] > 0
+
+
+REAL = Path(__file__).parents[1] / "data" / "real"
+# The default recipe with the decision stages after it, and conflicts linked through a cluster
+# column (which runs on the driver: the fallback path of a stage with a distributed version).
+FULL = """
+stages:
+  - normalize
+  - stats
+  - checks
+  - quality
+  - exact_dedup
+  - conflicts:
+      prompt_clusters: [exact_dup_cluster]
+  - decide:
+      actions:
+        empty_response: drop
+        exact_duplicate: drop
+  - select: {fraction: 0.8, method: top}
+  - split
+"""
+
+
+def real_records(n: int) -> list[dict[str, str]]:
+    """Real instructions (LIMA, GSM8K samples) with exact copies, same prompts with other
+    answers, and empty answers mixed in."""
+    pool = json.loads((REAL / "lima.json").read_text()) + json.loads((REAL / "gsm_8k_train.json").read_text())
+    rows = []
+    for i in range(n):
+        base = pool[i % len(pool)]
+        # Rows i and i + 1000 are copies (then changed by the rules below).
+        prompt = f"{base['instruction']} ({i % 1000})"
+        row = {"instruction": prompt, "input": base.get("input", ""), "output": base["output"]}
+        if i % 11 == 0:
+            row["output"] = f"A different answer, number {i}."
+        if i % 37 == 0:
+            row["output"] = " "
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("recipe", ["default", "with decision stages"])
+def test_ray_engine_matches_the_local_engine_on_real_records(tmp_path: Path, recipe: str) -> None:
+    data = write_jsonl(tmp_path / "in.jsonl", real_records(4_000))
+    recipe_path = None
+    if recipe != "default":
+        recipe_path = tmp_path / "full.yaml"
+        recipe_path.write_text(FULL)
+    run(data, tmp_path / "local", "local", recipe_path)
+    run(data, tmp_path / "ray", "ray", recipe_path)
+    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
+    local, ray = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("local", "ray"))
+    assert local["stage_summaries"] == ray["stage_summaries"]
+    assert ray["stage_summaries"]["conflicts"]["records"] > 0
+    assert ray["stage_summaries"]["exact_dedup"]["duplicates"] > 0
+    for split in sorted((tmp_path / "local" / "splits").glob("*.jsonl")):
+        assert split.read_bytes() == (tmp_path / "ray" / "splits" / split.name).read_bytes()
 
 
 @pytest.mark.slow

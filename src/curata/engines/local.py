@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curata import faults
 from curata.engines.store import Part, PartStore, StoreView
 from curata.errors import CurataError
 from curata.ingest import BadLine, IngestOptions, InputSummary, ingest
@@ -102,6 +103,7 @@ class LocalEngine:
         def emit(batch: pa.RecordBatch) -> None:
             index = len(parts)
             write_parquet(self.run.ingest_part(index), pa.Table.from_batches([batch]))
+            faults.reached("ingest-part")
             first = parts[-1].start + parts[-1].rows if parts else 0
             parts.append(Part(index, first, batch.num_rows))
 
@@ -170,6 +172,7 @@ class LocalEngine:
         for part in store.parts:
             sliced = pa.table({name: col.slice(part.start, part.rows) for name, col in columns.items()})
             write_parquet(self.run.stage_part(planned.key, part.index), sliced)
+            faults.reached("dataset-part")
         task.finish()
         return self.finish_dataset_stage(planned, store, start, result.summary, result.findings)
 
@@ -313,6 +316,7 @@ class RowJob:
                 start = time.perf_counter()
                 columns = checked_columns(planned, stage.process(inputs), part.rows)
                 timings[planned.key] = time.perf_counter() - start
+                faults.reached("row-batch")
                 out = pa.table(columns)
                 write_parquet(path, out)
             table = out if table is None else merge(table, out)

@@ -2,9 +2,10 @@
 
 - Row stages run as Ray Data `map_batches` over pyarrow batches, in an actor pool (each actor
   builds its stages once, so embedders and local models load once per actor).
-- Dataset stages that provide a distributed implementation (`RayAnalysis`) run as Ray Data
-  operations (group-bys, sorts) over the cluster; the driver only streams each stage's small
-  output columns back into the run's parts. Others run on the driver as in the local engine.
+- Dataset stages that provide a distributed implementation (`RayAnalysis`) run as distributed
+  operations (`group_by_key`: a map-reduce of Ray tasks) over the cluster; the driver only
+  streams each stage's small output columns back into the run's parts. Others run on the
+  driver as in the local engine. How to write one: docs/scale.md.
 - Ingest, the run directory and the outputs are the local engine's, so outputs are identical.
 
 The run directory must be on storage every node can reach (a shared or network file system);
@@ -44,19 +45,65 @@ class RayResult:
 
 @runtime_checkable
 class RayAnalysis(Protocol):
-    """A dataset stage's distributed implementation; `rows` is a Ray Dataset of `_row` plus the
-    stage's `reads()` columns."""
+    """A dataset stage's distributed implementation; `rows` is a lazy Ray Dataset of `_row` plus
+    the stage's `reads()` columns. Return None to run `analyse` on the driver instead (e.g. for
+    settings the distributed version does not cover). The result's columns must equal what
+    `analyse` would write, row for row: the engine writes them into the same part files."""
 
-    def ray_analyse(self, rows: Any) -> RayResult: ...
+    def ray_analyse(self, rows: Any) -> RayResult | None: ...
 
 
-def start_ray(workers: int) -> Any:
+def digest_key(column: str) -> Callable[[pa.Table], np.ndarray]:
+    """A partition key for `group_by_key`: the first 64 bits of a 16-byte digest column."""
+    from curata.stages.normalize import digest_matrix
+
+    def key(batch: pa.Table) -> np.ndarray:
+        return np.asarray(digest_matrix(batch.column(column)).view(np.uint64)[:, 0])
+
+    return key
+
+
+def group_by_key(
+    rows: Any,
+    key: Callable[[pa.Table], np.ndarray],
+    apply: Callable[[pa.Table], pa.Table],
+    partitions: int | None = None,
+) -> Any:
+    """A distributed group-by as a plain map-reduce of Ray tasks: every block of `rows` is split
+    into `partitions` buckets by `key % partitions`, then each bucket (all blocks' pieces of it)
+    is concatenated and given to `apply`, so `apply` sees every row sharing a key at once. Only
+    object references pass through the driver. Returns a Ray Dataset of `apply`'s outputs.
+
+    (Ray Data's own `repartition(keys=...)` gives the same grouping but starts a pool of shuffle
+    actors, which takes tens of seconds on a busy 2-core machine.)
+    """
+    import ray
+
+    cpus = float(ray.cluster_resources().get("CPU", 2))  # type: ignore[no-untyped-call]
+    count = partitions or max(2, int(cpus))
+
+    def split(block: pa.Table) -> tuple[pa.Table, ...]:
+        bucket = key(block) % np.uint64(count)
+        return tuple(block.filter(pa.array(bucket == i)) for i in range(count))
+
+    def reduce(*pieces: pa.Table) -> pa.Table:
+        return apply(pa.concat_tables(pieces))
+
+    split_task = ray.remote(split).options(num_returns=count)
+    reduce_task = ray.remote(reduce)
+    pieces: list[Any] = [split_task.remote(block) for block in rows.to_arrow_refs()]
+    outputs = [reduce_task.remote(*(piece[i] for piece in pieces)) for i in range(count)]
+    return ray.data.from_arrow_refs(outputs)
+
+
+def start_ray(workers: int, address: str | None = None) -> Any:
+    """Join the cluster at `address` (or $RAY_ADDRESS), else start a local Ray instance."""
     try:
         import ray
     except ImportError:
         raise CurataError("--engine ray needs Ray: pip install 'curata[ray]'") from None
     if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS")
+        address = address or os.environ.get("RAY_ADDRESS")
         # Logical CPUs beyond the cores: the reading tasks must not wait behind the actor pool.
         options: dict[str, Any] = {} if address else {"num_cpus": workers * 2}
         ray.init(
@@ -131,9 +178,16 @@ def _path(value: str) -> Any:
 
 
 class RayEngine(LocalEngine):
-    def __init__(self, run: RunDir, plan: Any, reporter: Reporter, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        run: RunDir,
+        plan: Any,
+        reporter: Reporter,
+        workers: int | None = None,
+        address: str | None = None,
+    ) -> None:
         super().__init__(run, plan, reporter, workers)
-        self.ray = start_ray(self.workers)
+        self.ray = start_ray(self.workers, address)
 
     def stage_columns(self, store: PartStore, columns: list[str], parts: list[Part]) -> Any:
         """A Ray Dataset of the given columns (plus `_row`) of these parts, read by Ray tasks."""
@@ -201,6 +255,8 @@ class RayEngine(LocalEngine):
         start = time.perf_counter()
         rows = self.stage_columns(store, sorted(stage.reads()), list(store.parts))
         result = stage.ray_analyse(rows)
+        if result is None:
+            return super().run_dataset_stage(planned, store)
         names = list(stage.writes())
         batches = result.rows.iter_batches(batch_format="pyarrow", batch_size=None)
         self.write_by_part(store, (cast_to(planned, b) for b in batches), {planned.key: names}, task)

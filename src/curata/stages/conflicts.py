@@ -6,6 +6,8 @@ members as `related`."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +17,7 @@ from curata.checks.columns import check_column_types, message_column, related_co
 from curata.checks.registry import declare_check
 from curata.select.splits import linked_groups
 from curata.stages.base import DatasetResult, DatasetStage, DatasetView, ProgressCallback, StageSettings
+from curata.stages.dedup_exact import group_keys
 from curata.stages.normalize import digest_column, digest_matrix
 from curata.stages.registry import register_stage
 
@@ -50,7 +53,6 @@ class Conflicts(DatasetStage):
     description = "same prompt, different answer or label: flag every member of the group"
     Settings = ConflictSettings
     settings: ConflictSettings
-
     prompt_clusters: tuple[str, ...] = ()
     response_clusters: tuple[str, ...] = ()
 
@@ -85,26 +87,43 @@ class Conflicts(DatasetStage):
         clusters = [digest_groups(data.column(digest_column("prompt")))]
         clusters += [np.asarray(data.numpy(c), dtype=np.int64) for c in self.prompt_clusters]
         groups = linked_groups(n, clusters)
-        labels = data.column("label").to_pylist()
-        responses = digest_groups(data.column(digest_column("response")))
+        responses = digest_matrix(data.column(digest_column("response")))
         if self.response_clusters:
             # Near-identical answers (one response-side near-dup cluster) count as the same answer.
             near = [np.asarray(data.numpy(c), dtype=np.int64) for c in self.response_clusters]
-            responses = linked_groups(n, [responses, *near])
-        response_key = np.where(responses >= 0, responses, -(np.arange(n) + 2))
-        ids = data.column("id").to_pylist()
+            linked = linked_groups(n, [digest_groups(data.column(digest_column("response"))), *near])
+            key = np.where(linked >= 0, linked, -(np.arange(n) + 2)).astype(np.int64)
+            responses = np.stack([key.view(np.uint64), np.zeros(n, dtype=np.uint64)], axis=1)
+        flagged = self.flag(groups, data.column("label"), responses, data.column("id"))
+        progress(n)
+        return DatasetResult(columns=flagged.columns, summary=flagged.summary())
+
+    def flag(
+        self,
+        groups: np.ndarray,
+        labels: pa.Array | pa.ChunkedArray,
+        responses: np.ndarray,
+        ids: pa.Array | pa.ChunkedArray,
+    ) -> Flagged:
+        """Flag every member of each conflicting group. `groups` holds a group number per row (in
+        row order); Python objects are made only for rows that share a group."""
+        n = len(groups)
         scores = np.zeros(n, dtype=np.float32)
-        messages: list[str | None] = [None] * n
-        related: list[list[str] | None] = [None] * n
-        sizes = np.bincount(groups)
-        shared = np.flatnonzero(sizes[groups] > 1)
+        messages = np.full(n, None, dtype=object)
+        related = np.full(n, None, dtype=object)
+        sizes = np.bincount(groups) if n else np.zeros(0, dtype=np.int64)
+        shared = np.flatnonzero(sizes[groups] > 1) if n else np.zeros(0, dtype=np.int64)
         order = shared[np.argsort(groups[shared], kind="stable")]
         bounds = np.flatnonzero(np.diff(groups[order])) + 1
+        taken = pa.array(order, pa.int64())
+        order_labels = labels.take(taken).to_pylist()
+        order_ids = ids.take(taken).to_pylist()
+        order_responses = responses[order].view("V16").ravel()
         conflicting_groups = 0
-        for members in np.split(order, bounds) if len(order) else []:
-            member_labels = {labels[m] for m in members}
+        for positions in np.split(np.arange(len(order)), bounds) if len(order) else []:
+            member_labels = {order_labels[p] for p in positions}
             by_label = any(label is not None for label in member_labels) and len(member_labels) > 1
-            by_answer = self.settings.compare != "label" and len({int(response_key[m]) for m in members}) > 1
+            by_answer = self.settings.compare != "label" and len(np.unique(order_responses[positions])) > 1
             if not (by_label or by_answer):
                 continue
             conflicting_groups += 1
@@ -113,17 +132,59 @@ class Conflicts(DatasetStage):
                 if by_label
                 else "different answers"
             )
-            for m in members:
-                others = [ids[o] for o in members if o != m]
+            # The first MAX_RELATED others in row order, without a quadratic walk of big groups.
+            head = positions[: MAX_RELATED + 1]
+            message = f"same prompt as {len(positions) - 1} other record(s) with {what}"
+            for p in positions:
+                m = order[p]
                 scores[m] = 1.0
-                related[m] = others[:MAX_RELATED]
-                messages[m] = f"same prompt as {len(others)} other record(s) with {what}"
-        progress(n)
-        return DatasetResult(
-            columns={
+                related[m] = [order_ids[o] for o in head if o != p][:MAX_RELATED]
+                messages[m] = message
+        return Flagged(
+            {
                 score_column(CODE): pa.array(scores),
                 message_column(CODE): pa.array(messages, pa.string()),
                 related_column(CODE): pa.array(related, pa.list_(pa.string())),
             },
-            summary={"conflicting_groups": conflicting_groups, "records": int((scores > 0).sum())},
+            conflicting_groups,
         )
+
+    def ray_analyse(self, rows: Any) -> Any:
+        """Identical prompts only (no `prompt_clusters`): hash-partition by the prompt digest, so
+        every group lands whole in one partition, and flag each partition in row order. Linking
+        through cluster columns is transitive across the whole set, so it runs on the driver."""
+        if self.prompt_clusters or self.response_clusters:
+            return None
+        from curata.engines.ray_engine import RayResult, digest_key, group_by_key
+
+        prompt = digest_column("prompt")
+
+        def per_partition(batch: pa.Table) -> pa.Table:
+            batch = batch.sort_by("_row")
+            flagged = self.flag(
+                group_keys(digest_matrix(batch.column(prompt))),
+                batch.column("label"),
+                digest_matrix(batch.column(digest_column("response"))),
+                batch.column("id"),
+            )
+            return pa.table({"_row": batch.column("_row"), **flagged.columns})
+
+        result = group_by_key(rows, digest_key(prompt), per_partition)
+        return RayResult(result, [], self.summarize)
+
+    def summarize(self, data: DatasetView) -> dict[str, Any]:
+        """The summary from the written column: conflicting groups are the distinct prompts of
+        the flagged rows (groups are identical prompts on this path)."""
+        flagged = np.flatnonzero(data.numpy(score_column(CODE)))
+        prompts = digest_matrix(data.take(flagged, [digest_column("prompt")]).column(0))
+        return {"conflicting_groups": len(np.unique(prompts.view("V16").ravel())), "records": len(flagged)}
+
+
+@dataclass
+class Flagged:
+    columns: dict[str, pa.Array]
+    conflicting_groups: int
+
+    def summary(self) -> dict[str, Any]:
+        records = int(np.count_nonzero(self.columns[score_column(CODE)].to_numpy()))
+        return {"conflicting_groups": self.conflicting_groups, "records": records}

@@ -32,13 +32,6 @@ class ExactDedupSettings(StageSettings):
     key: DedupKey = "conversation"
 
 
-def ray_cpus() -> float:
-    import ray
-
-    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    return float(resources.get("CPU", 2))
-
-
 def group_keys(digests: np.ndarray) -> np.ndarray:
     """A group number per row: rows with equal 16-byte digests share one."""
     _, inverse = np.unique(digests.view("V16").ravel(), return_inverse=True)
@@ -98,11 +91,16 @@ class ExactDedup(DatasetStage):
         return f"same {self.settings.key} as {kept_id} after normalisation ({copies} copies)"
 
     def dedupe(
-        self, digests: np.ndarray, quality: np.ndarray | None, ids: list[str], rows: np.ndarray
+        self,
+        digests: np.ndarray,
+        quality: np.ndarray | None,
+        ids: pa.Array | pa.ChunkedArray | Sequence[str],
+        rows: np.ndarray,
     ) -> dict[str, pa.Array]:
         """The stage's columns for a set of rows holding every copy of each digest they contain.
 
-        `rows` are the rows' global numbers: a cluster is named by its kept row.
+        `rows` are the rows' global numbers: a cluster is named by its kept row. Python objects
+        are made for duplicates only, so memory stays flat in the number of unique records.
         """
         n = len(rows)
         if n == 0:
@@ -111,14 +109,21 @@ class ExactDedup(DatasetStage):
         kept = representatives(groups, quality, rows)
         sizes = np.bincount(groups)[groups]
         is_dup = kept != np.arange(n)
-        related = [[ids[k]] if d else None for k, d in zip(kept, is_dup, strict=True)]
-        messages = [
-            self.message(ids[k], c) if d else None for k, d, c in zip(kept, is_dup, sizes, strict=True)
-        ]
+        dups = np.flatnonzero(is_dup)
+        if not isinstance(ids, pa.Array | pa.ChunkedArray):
+            ids = pa.array(ids, pa.string())
+        kept_ids = ids.take(pa.array(kept[dups])).to_pylist()
+        messages = np.full(n, None, dtype=object)
+        messages[dups] = [self.message(k, int(c)) for k, c in zip(kept_ids, sizes[dups], strict=True)]
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(is_dup, out=offsets[1:])
+        related = pa.ListArray.from_arrays(
+            pa.array(offsets), pa.array(kept_ids, pa.string()), mask=pa.array(~is_dup)
+        )
         return {
             score_column(self.code): pa.array(is_dup.astype(np.float32)),
             message_column(self.code): pa.array(messages, pa.string()),
-            related_column(self.code): pa.array(related, pa.list_(pa.string())),
+            related_column(self.code): related,
             self.cluster: pa.array(np.where(sizes > 1, rows[kept], -1).astype(np.int64)),
         }
 
@@ -127,28 +132,17 @@ class ExactDedup(DatasetStage):
         (every copy of a digest lands in the same partition)."""
         digest = digest_column(self.settings.key)
 
-        def with_keys(batch: pa.Table) -> pa.Table:
-            halves = digest_matrix(batch.column(digest)).view(np.uint64)
-            return batch.append_column("k0", pa.array(halves[:, 0])).append_column(
-                "k1", pa.array(halves[:, 1])
-            )
-
         def per_partition(batch: pa.Table) -> pa.Table:
             quality = batch.column("quality").to_numpy(zero_copy_only=False) if self.use_quality else None
             row_numbers = batch.column("_row").to_numpy()
             columns = self.dedupe(
-                digest_matrix(batch.column(digest)), quality, batch.column("id").to_pylist(), row_numbers
+                digest_matrix(batch.column(digest)), quality, batch.column("id"), row_numbers
             )
             return pa.table({"_row": row_numbers, **columns})
 
-        from curata.engines.ray_engine import RayResult
+        from curata.engines.ray_engine import RayResult, digest_key, group_by_key
 
-        partitions = max(2, int(ray_cpus()))
-        result = (
-            rows.map_batches(with_keys, batch_format="pyarrow")
-            .repartition(partitions, keys=["k0", "k1"])
-            .map_batches(per_partition, batch_format="pyarrow", batch_size=None)
-        )
+        result = group_by_key(rows, digest_key(digest), per_partition)
         return RayResult(result, [], self.summarize)
 
     def summarize(self, data: DatasetView) -> dict[str, Any]:
@@ -164,7 +158,7 @@ class ExactDedup(DatasetStage):
         columns = self.dedupe(
             digest_matrix(data.column(digest_column(self.settings.key))),
             data.numpy("quality") if self.use_quality else None,
-            data.column("id").to_pylist(),
+            data.column("id"),
             np.arange(n),
         )
         progress(n)
