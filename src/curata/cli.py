@@ -25,6 +25,11 @@ app = typer.Typer(
 recipe_app = typer.Typer(help="Show and validate recipes.", no_args_is_help=True)
 app.add_typer(recipe_app, name="recipe")
 
+# LLM commands (judge, generate, rewrite) live in their own module.
+from curata.llm.cli import register as register_llm_commands  # noqa: E402
+
+register_llm_commands(app)
+
 console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,0 +1,110 @@
+"""The judge against a real HTTP server speaking the OpenAI protocol: malformed answers, 429s and
+500s, the cache, and the request cap."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli, read_jsonl
+from tests.llm.fake_server import Reply, fake_openai
+from tests.llm.scripts import NONSENSE, instruction_records, judge_script
+
+KEY = "sk-curata-test-SECRET-0123456789"
+FAST = ["--backoff-base", "0.001", "--concurrency", "16", "-q"]
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def test_judge_1000_records_with_malformed_answers_and_server_errors(tmp_path: Path) -> None:
+    data = instruction_records(tmp_path / "data.jsonl", 1000)
+    out = tmp_path / "verdicts.jsonl"
+    with fake_openai(judge_script()) as server:
+        started = time.perf_counter()
+        result = cli(["judge", "score", data, "-o", out, "--base-url", server.url, *FAST])
+        seconds = time.perf_counter() - started
+        assert result.exit_code == 0, result.output
+        first_run = server.count
+        statuses = [s.status for s in server.seen]
+        assert statuses.count(429) > 50 and statuses.count(500) > 30
+        # every request carried the key; 1,000 first asks + 100 repairs + one retry per error
+        assert all(s.authorization == f"Bearer {KEY}" for s in server.seen)
+        assert first_run == 1000 + 100 + statuses.count(429) + statuses.count(500)
+
+        verdicts = read_jsonl(out)
+        assert [v["id"] for v in verdicts] == [f"r{i}" for i in range(1000)]
+        scored = [v for v in verdicts if v["status"] == "scored"]
+        assert len(scored) >= 990
+        unscored = [v for v in verdicts if v["status"] != "scored"]
+        assert {v["id"] for v in unscored} == {f"r{i}" for i in range(0, 1000, 200)}
+        assert all(v["status"] == "unparseable" and NONSENSE in v["judge_raw"] for v in unscored)
+        assert all(v["judge_score"] is None for v in unscored)
+        # score 1..5 on every criterion maps to 0..1; item i was scored 1 + i % 5
+        by_id = {v["id"]: v for v in scored}
+        assert by_id["r7"]["judge_score"] == pytest.approx((7 % 5) / 4)
+        assert by_id["r10"]["repaired"] is True
+
+        server.reset()
+        again = cli(["judge", "score", data, "-o", tmp_path / "again.jsonl", "--base-url", server.url, *FAST])
+        assert again.exit_code == 0, again.output
+        assert server.count == 0
+        assert read_jsonl(tmp_path / "again.jsonl") == verdicts
+    print(f"1,000 records judged in {seconds:.1f}s over {first_run} requests")
+
+
+def test_max_requests_stops_at_exactly_that_many_and_keeps_partial_results(tmp_path: Path) -> None:
+    data = instruction_records(tmp_path / "data.jsonl", 300)
+    out = tmp_path / "verdicts.jsonl"
+    with fake_openai(judge_script()) as server:
+        result = cli(
+            ["judge", "score", data, "-o", out, "--base-url", server.url, "--max-requests", "100", *FAST]
+        )
+        assert result.exit_code == 0, result.output
+        assert server.count == 100
+        verdicts = read_jsonl(out)
+        assert len(verdicts) == 300
+        done = [v for v in verdicts if v["status"] == "scored"]
+        assert 50 <= len(done) < 100
+        assert sum(v["status"] == "not_judged" for v in verdicts) >= 200
+        assert "stopped by max_requests" in result.output
+        # a larger budget continues from the cache: the first 100 requests are not sent again
+        server.reset()
+        more = cli(["judge", "score", data, "-o", out, "--base-url", server.url, *FAST])
+        assert more.exit_code == 0, more.output
+        assert sum(v["status"] == "scored" for v in read_jsonl(out)) >= 297
+        assert server.count < 400 - 50
+
+
+def test_api_key_never_reaches_disk_or_output(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    data = instruction_records(tmp_path / "data.jsonl", 30)
+    out = tmp_path / "verdicts.jsonl"
+    cache = tmp_path / "cache.sqlite"
+    with fake_openai(judge_script()) as server:
+        result = cli(["judge", "score", data, "-o", out, "--base-url", server.url, "--cache", cache, *FAST[:-1]])
+        assert result.exit_code == 0, result.output
+        assert server.seen[0].authorization == f"Bearer {KEY}"
+    written = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert cache.exists() and out.exists()
+    assert KEY.encode() not in written
+    captured = capfd.readouterr()
+    assert KEY not in result.output + captured.out + captured.err
+
+
+def test_server_echoing_the_key_in_an_auth_error_is_redacted(tmp_path: Path) -> None:
+    data = instruction_records(tmp_path / "data.jsonl", 50)
+
+    def reject(body: object, n: int) -> Reply:
+        return Reply(f"Incorrect API key provided: {KEY}", status=401)
+
+    with fake_openai(reject) as server:
+        result = cli(["judge", "score", data, "-o", tmp_path / "v.jsonl", "--base-url", server.url, *FAST])
+        assert result.exit_code == 1
+        assert "401" in result.output and KEY not in result.output
+        assert server.count <= 16  # only the requests already in flight: a bad key stops the job
+    assert not (tmp_path / "v.jsonl").exists()
