@@ -86,7 +86,9 @@ def test_api_key_never_reaches_disk_or_output(tmp_path: Path, capfd: pytest.Capt
     out = tmp_path / "verdicts.jsonl"
     cache = tmp_path / "cache.sqlite"
     with fake_openai(judge_script()) as server:
-        result = cli(["judge", "score", data, "-o", out, "--base-url", server.url, "--cache", cache, *FAST[:-1]])
+        result = cli(
+            ["judge", "score", data, "-o", out, "--base-url", server.url, "--cache", cache, *FAST[:-1]]
+        )
         assert result.exit_code == 0, result.output
         assert server.seen[0].authorization == f"Bearer {KEY}"
     written = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())

@@ -17,7 +17,7 @@ from typing import Any
 
 from curata.llm.config import LLMSettings
 from curata.llm.request import ChatRequest, Completion, estimate_tokens
-from curata.llm.retry import FatalLLMError, RequestFailed, TransientError, parse_retry_after
+from curata.llm.retry import FatalLLMError, RequestFailedError, TransientError, parse_retry_after
 
 SMOLLM2 = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -81,7 +81,7 @@ class OpenAIBackend(Backend):
                 raise TransientError(message, parse_retry_after(dict(exc.response.headers))) from None
             if status in (401, 403, 404):
                 raise FatalLLMError(message) from None
-            raise RequestFailed(message) from None
+            raise RequestFailedError(message) from None
         except openai.APIError as exc:
             raise TransientError(f"bad response: {self.clean(exc)}") from None
         choices = response.choices or []
@@ -125,9 +125,9 @@ class TransformersBackend(Backend):
         except ImportError:
             raise FatalLLMError("the transformers backend needs: pip install transformers torch") from None
         extra: dict[str, Any] = {"gguf_file": gguf} if gguf else {}
-        self.tokenizer = AutoTokenizer.from_pretrained(path, **extra)
-        self.model = AutoModelForCausalLM.from_pretrained(path, **extra)
-        self.model.eval()
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(path, **extra)
+        self.model: Any = AutoModelForCausalLM.from_pretrained(path, **extra)
+        self.model.requires_grad_(False)
         self.lock = threading.Lock()
 
     def prompt_ids(self, request: ChatRequest) -> Any:
@@ -167,7 +167,7 @@ class TransformersBackend(Backend):
         try:
             return await asyncio.to_thread(self.generate, request)
         except (RuntimeError, ValueError, IndexError) as exc:
-            raise RequestFailed(f"generation failed: {exc}") from None
+            raise RequestFailedError(f"generation failed: {exc}") from None
 
 
 def make_backend(settings: LLMSettings) -> Backend:

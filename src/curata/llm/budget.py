@@ -5,8 +5,9 @@ a retry after a 429 or a 500 is a new request and counts; a cache hit is not a r
 `max_requests: N` exactly N requests are sent when the work needs N or more.
 
 Cost is reserved before a request is sent (its estimated prompt tokens plus `max_tokens` of output,
-priced by the price table) and settled with the real token counts afterwards, so concurrent
-requests can never together overshoot `max_cost`.
+priced by the price table, scaled up by how far earlier estimates fell short) and settled with the
+real token counts afterwards. No request is sent whose reservation would pass `max_cost`; the
+spend can exceed the cap only by what the requests already in flight under-estimated.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from curata.llm.config import Price
 from curata.llm.request import ChatRequest
 
 
-class BudgetExhausted(Exception):
+class BudgetExhaustedError(Exception):
     """The request or cost cap is reached; work stops cleanly and keeps what it has."""
 
 
@@ -39,16 +40,21 @@ class Budget:
         self.spent = 0.0
         self.reserved = 0.0
         self.exhausted_by: str | None = None
+        # Real token counts run above the 4-bytes-per-token guess (chat templates, tokenizers):
+        # reservations are scaled by the largest actual/estimated ratio seen so far.
+        self.correction = 1.0
 
     def acquire(self, request: ChatRequest) -> float:
-        """Reserve one request; returns the reserved cost, raises BudgetExhausted at a cap."""
+        """Reserve one request; returns the reserved cost, raises BudgetExhaustedError at a cap."""
         if self.max_requests is not None and self.sent >= self.max_requests:
             self.exhausted_by = "max_requests"
-            raise BudgetExhausted(f"--max-requests {self.max_requests} reached")
-        estimate = cost_of(self.price, request.estimated_prompt_tokens(), request.max_tokens)
+            raise BudgetExhaustedError(f"--max-requests {self.max_requests} reached")
+        estimate = (
+            cost_of(self.price, request.estimated_prompt_tokens(), request.max_tokens) * self.correction
+        )
         if self.max_cost is not None and self.spent + self.reserved + estimate > self.max_cost:
             self.exhausted_by = "max_cost"
-            raise BudgetExhausted(f"--max-cost {self.max_cost:g} reached (spent ${self.spent:.4f})")
+            raise BudgetExhaustedError(f"--max-cost {self.max_cost:g} reached (spent ${self.spent:.4f})")
         self.sent += 1
         self.reserved += estimate
         return estimate
@@ -56,6 +62,8 @@ class Budget:
     def settle(self, reserved: float, prompt_tokens: int, completion_tokens: int) -> float:
         self.reserved -= reserved
         actual = cost_of(self.price, prompt_tokens, completion_tokens)
+        if reserved > 0 and actual > reserved:
+            self.correction *= actual / reserved
         self.spent += actual
         return actual
 
@@ -71,8 +79,10 @@ class Estimate:
     cost: float | None
 
     def describe(self, model: str) -> str:
-        cost = "unknown (no price for this model: add one with --prices)" if self.cost is None else (
-            f"${self.cost:.4f}"
+        cost = (
+            "unknown (no price for this model: add one with --prices)"
+            if self.cost is None
+            else (f"${self.cost:.4f}")
         )
         return (
             f"dry run for {model}: {self.requests:,} requests to send ({self.cached:,} answered from the "

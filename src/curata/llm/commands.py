@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from curata.errors import CurataError
+from curata.llm.calibrate import Calibration, calibrate, label_value
 from curata.llm.config import LLMSettings
-from curata.llm.io import load_records, write_jsonl
+from curata.llm.io import Loaded, load_records, read_jsonl_objects, write_jsonl
 from curata.llm.judge import Judge
+from curata.llm.request import ChatRequest
+from curata.llm.rewrite import PROMPT_ID, FormatSpec, Rewriter, RewriteResult, rewrite_messages, with_answer
 from curata.llm.rubric import Rubric
-from curata.llm.session import open_client, run_with_client
+from curata.llm.session import open_client, run_with_client, stats_summary
 from curata.llm.stage import judge_summary
 from curata.progress import make_reporter
+from curata.records import Record, Turn
 
 
 def judge_file(
@@ -42,3 +47,123 @@ def judge_file(
     summary = judge_summary(results, client)
     summary["bad_lines"] = loaded.bad_lines
     return summary
+
+
+def human_labels(loaded: list[Loaded], labels_file: str | None, field: str) -> list[float | None]:
+    """Each record's human label: from `labels_file` (`{id, label}` or review `{id, decision}`
+    lines, joined by id) or from the record's own `field`."""
+    if labels_file is None:
+        return [label_value(item.obj.get(field)) for item in loaded]
+    by_id: dict[str, Any] = {}
+    for row in read_jsonl_objects(Path(labels_file)):
+        if "id" in row:
+            by_id[str(row["id"])] = row.get(field, row.get("decision", row.get("label")))
+    if not by_id:
+        raise CurataError("no `{id, label}` or `{id, decision}` lines", path=labels_file)
+    return [label_value(by_id.get(item.record.id)) for item in loaded]
+
+
+def calibrate_file(
+    inputs: list[str],
+    settings: LLMSettings,
+    rubric: Rubric,
+    labels_file: str | None,
+    label_field: str,
+    threshold: float,
+    limit: int | None,
+    fmt: str | None,
+    quiet: bool,
+) -> tuple[Calibration, dict[str, Any]]:
+    loaded = load_records(inputs, fmt).records
+    labels = human_labels(loaded, labels_file, label_field)
+    pairs = [(item, lab) for item, lab in zip(loaded, labels, strict=True) if lab is not None]
+    if limit is not None:
+        pairs = pairs[:limit]
+    if not pairs:
+        raise CurataError(f"no record has a usable '{label_field}' label", path=inputs[0])
+    records = [item.record for item, _ in pairs]
+    client = open_client(settings, None)
+    judge = Judge(client, rubric)
+    with make_reporter(quiet) as reporter:
+        task = reporter.task("judge", len(records))
+        results = run_with_client(client, lambda c: judge.judge_all(records, task.advance))
+        task.finish()
+    result = calibrate([lab for _, lab in pairs], [r.score for r in results], threshold)
+    return result, judge_summary(results, client)
+
+
+def render_record(item: Loaded, turns: tuple[Turn, ...], extra: dict[str, Any]) -> dict[str, Any]:
+    """The record in its own format with new turns; its other fields travel untouched."""
+    obj = {k: v for k, v in item.obj.items() if k not in item.format.consumed}
+    obj.update(item.format.render(turns, item.record.label))
+    if "id" in item.obj:
+        obj["id"] = item.obj["id"]
+    obj.update(extra)
+    return obj
+
+
+def rewrite_file(
+    inputs: list[str],
+    out: Path,
+    failed_out: Path,
+    settings: LLMSettings,
+    spec: FormatSpec,
+    fmt: str | None,
+    dry_run: bool,
+    quiet: bool,
+) -> dict[str, Any]:
+    loaded = load_records(inputs, fmt).records
+    if not loaded:
+        raise CurataError("no records to rewrite", path=inputs[0] if inputs else None)
+    client = open_client(settings, None)
+    rewriter = Rewriter(client, spec)
+    if dry_run:
+        todo = [i.record for i in loaded if spec.problems(i.record.last_response)]
+        requests = [
+            ChatRequest.of(rewrite_messages(spec, r, r.last_response, []), max_tokens=rewriter.max_tokens)
+            for r in todo
+        ]
+        message = client.dry_run(requests)
+        client.cache.close()
+        return {"estimate": f"{len(todo):,} of {len(loaded):,} answers break the spec; {message}"}
+    with make_reporter(quiet) as reporter:
+        task = reporter.task("rewrite", len(loaded))
+
+        async def one(record: Record) -> RewriteResult:
+            result = await rewriter.rewrite(record)
+            task.advance(1)
+            return result
+
+        results = run_with_client(client, lambda c: c.map(one(i.record) for i in loaded))
+        task.finish()
+    kept: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for item, result in zip(loaded, results, strict=True):
+        if result.status == "rewritten" and result.text is not None:
+            provenance = {
+                "model": client.model,
+                "prompt_id": PROMPT_ID,
+                "original": item.record.last_response,
+            }
+            kept.append(
+                render_record(item, with_answer(item.record, result.text), {"curata_rewrite": provenance})
+            )
+        elif result.status == "unchanged":
+            kept.append(item.obj)
+        else:
+            failures.append(
+                {
+                    "id": item.record.id,
+                    "check": "rewrite_failed",
+                    "severity": "warning",
+                    "message": f"answer {'; '.join(result.problems)}",
+                    "related": [],
+                    "attempt": result.text,
+                    "record": item.obj,
+                }
+            )
+    write_jsonl(out, kept)
+    write_jsonl(failed_out, failures)
+    statuses = Counter(r.status for r in results)
+    counts = {s: statuses.get(s, 0) for s in ("unchanged", "rewritten", "failed", "not_done")}
+    return {"records": len(loaded), **counts, "llm": stats_summary(client)}

@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from curata.llm.budget import BudgetExhausted
+from curata.llm.budget import BudgetExhaustedError
 from curata.llm.client import LLMClient
 from curata.llm.parsing import parse_json_object
 from curata.llm.request import ChatRequest
-from curata.llm.retry import RequestFailed
+from curata.llm.retry import RequestFailedError
 from curata.llm.rubric import Rubric, judge_messages, parse_verdict, repair_messages
 from curata.records import Record
 
@@ -76,14 +76,19 @@ class Judge:
                 repaired = verdict is not None
                 if verdict is None:
                     reply = f"{reply}\n--- after the repair request ---\n{fixed.text}"
-        except BudgetExhausted as exc:
+        except BudgetExhaustedError as exc:
             return JudgeResult("not_judged", raw=f"not judged: {exc}")
-        except RequestFailed as exc:
+        except RequestFailedError as exc:
             return JudgeResult("failed", raw=f"request failed: {exc}")
         if verdict is None:
             return JudgeResult("unparseable", raw=reply)
         return JudgeResult(
-            "scored", self.rubric.normalised(verdict.scores), verdict.scores, verdict.rationale, None, repaired
+            "scored",
+            self.rubric.normalised(verdict.scores),
+            verdict.scores,
+            verdict.rationale,
+            None,
+            repaired,
         )
 
     async def judge_all(
@@ -95,11 +100,14 @@ class Judge:
                 progress(1)
             return result
 
-        return list(await asyncio.gather(*(one(r) for r in records)))
+        return await self.client.map(one(r) for r in records)
 
 
 PAIR_PROMPT_ID = "judge-pairwise-v1"
-WINNER_WORD = re.compile(r"(?:winner|better|answer)\W{0,3}\s*[:=\-]?\s*\**\[?\[?\s*(A|B|tie)\b", re.IGNORECASE)
+BRACKETED = re.compile(r"\[\[\s*(A|B|tie)\s*\]\]", re.IGNORECASE)
+WINNER_WORD = re.compile(
+    r"(?:winner|better(?: answer)?)\W{0,3}(?:is\s+)?[:=\-]?\s*\**\s*(?:answer\s+)?(A|B|tie)\b", re.IGNORECASE
+)
 
 
 def pair_messages(prompt: str, first: str, second: str) -> list[dict[str, str]]:
@@ -125,7 +133,7 @@ def parse_winner(text: str) -> str | None:
             return value
         if value == "TIE":
             return "tie"
-    match = WINNER_WORD.search(text)
+    match = BRACKETED.search(text) or WINNER_WORD.search(text)
     if match:
         word = match.group(1)
         return "tie" if word.lower() == "tie" else word.upper()
@@ -154,7 +162,7 @@ async def compare(client: LLMClient, prompt: str, answer_a: str, answer_b: str) 
     )
     forward = parse_winner(replies[0].text)
     backward = parse_winner(replies[1].text)
-    swapped = {"A": "B", "B": "A", "tie": "tie"}.get(backward or "", None)
+    swapped = {"A": "B", "B": "A", "tie": "tie"}.get(backward or "")
     as_ab = {"A": "a", "B": "b", "tie": "tie"}
     if forward is None or swapped is None:
         return PairResult("tie", False, forward, backward)

@@ -27,9 +27,7 @@ class ChatRequest:
         temperature: float = 0.0,
         tag: str = "",
     ) -> ChatRequest:
-        pairs = tuple(
-            (m["role"], m["content"]) if isinstance(m, dict) else (m[0], m[1]) for m in messages
-        )
+        pairs = tuple((m["role"], m["content"]) if isinstance(m, dict) else (m[0], m[1]) for m in messages)
         return ChatRequest(pairs, max_tokens, temperature, tag)
 
     def message_dicts(self) -> list[dict[str, str]]:

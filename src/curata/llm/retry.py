@@ -18,7 +18,7 @@ class TransientError(Exception):
         self.unreachable = unreachable
 
 
-class RequestFailed(Exception):
+class RequestFailedError(Exception):
     """This request cannot succeed (400, 422, context too long): its record is left unscored."""
 
 

@@ -64,8 +64,12 @@ class Rubric(BaseModel):
 
 DEFAULT_RUBRIC = Rubric(
     criteria=[
-        Criterion(name="helpfulness", description="does the answer meet the user's need, fully and usefully?"),
-        Criterion(name="correctness", description="is everything stated true, and is any code or maths right?"),
+        Criterion(
+            name="helpfulness", description="does the answer meet the user's need, fully and usefully?"
+        ),
+        Criterion(
+            name="correctness", description="is everything stated true, and is any code or maths right?"
+        ),
         Criterion(
             name="instruction_following",
             description="does it do what was asked, in the form asked (length, format, constraints)?",

@@ -78,7 +78,9 @@ class JudgeStage(DatasetStage):
     def writes(self) -> dict[str, pa.DataType]:
         columns: dict[str, pa.DataType] = {"judge_score": pa.float32()}
         columns.update({criterion_column(n): pa.float32() for n in self.settings.rubric.names})
-        columns.update({"judge_rationale": pa.string(), "judge_status": pa.string(), "judge_raw": pa.string()})
+        columns.update(
+            {"judge_rationale": pa.string(), "judge_status": pa.string(), "judge_raw": pa.string()}
+        )
         return columns
 
     def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:

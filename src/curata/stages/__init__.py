@@ -4,8 +4,6 @@ from curata.stages import checks, conflicts, decide, dedup_exact, normalize, qua
 from curata.stages.base import DatasetStage, DatasetView, DecisionStage, RowStage, Stage, StageKind
 from curata.stages.registry import STAGES, register_stage
 
-from curata.llm import stage as llm_stage  # noqa: E402, I001 - registers the LLM stages
-
 __all__ = [
     "STAGES",
     "DatasetStage",
@@ -25,3 +23,7 @@ __all__ = [
     "split",
     "stats",
 ]
+
+# The LLM stages (judge, rewrite) live in curata.llm; importing them registers them.
+from curata.llm import rewrite_stage as _llm_rewrite  # noqa: F401
+from curata.llm import stage as _llm_judge  # noqa: F401
