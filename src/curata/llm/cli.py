@@ -281,7 +281,77 @@ def rewrite(
     console.print(f"records: {out}", highlight=False)
 
 
+def generate(
+    seeds: Annotated[list[str], typer.Argument(help="seed records (any format `curata run` reads)")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="JSONL of accepted synthetic records")],
+    method: Annotated[
+        str, typer.Option(help="self-instruct, evol (deepen/broaden) or gaps")
+    ] = "self-instruct",
+    n: Annotated[int, typer.Option("--n", help="records to generate (per target for gaps)")] = 20,
+    target: Annotated[
+        list[str] | None, typer.Option(help="gap to fill: label=NAME[:N], topic=NAME[:N], task_type=NAME[:N]")
+    ] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option("--run", help="a `curata run` output: fill its coverage gaps and minority classes"),
+    ] = None,
+    existing: Annotated[
+        list[str] | None, typer.Option(help="more data to deduplicate against (the seeds always are)")
+    ] = None,
+    min_score: Annotated[float, typer.Option(help="accept candidates the judge scores at least this")] = 0.6,
+    batch: Annotated[int, typer.Option(help="new tasks asked for per self-instruct request")] = 5,
+    seed: Annotated[int, typer.Option(help="random seed for picking examples (same seed: same prompts)")] = 0,
+    rubric: Annotated[
+        str | None, typer.Option(help="judge rubric YAML (default: the instruction rubric)")
+    ] = None,
+    config: Config = None,
+    backend: Backend = None,
+    model: Model = None,
+    base_url: BaseUrl = None,
+    model_path: ModelPath = None,
+    gguf_file: GgufFile = None,
+    concurrency: Concurrency = None,
+    max_requests: MaxRequests = None,
+    max_cost: MaxCost = None,
+    prices: Prices = None,
+    cache: CachePath = None,
+    backoff_base: BackoffBase = None,
+    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+    dry_run: DryRun = False,
+    format: Format = None,
+    quiet: Quiet = False,
+) -> None:
+    """Generate new records (self-instruct, evol-instruct, gap filling); deduplicated and judged."""
+    from curata.llm.commands import GenerateJob, generate_file
+
+    if method not in ("self-instruct", "evol", "gaps"):
+        raise CurataError(f"--method must be self-instruct, evol or gaps, not '{method}'")
+    if method == "gaps" and not target and run_dir is None:
+        raise CurataError("--method gaps needs --run OUT (a finished run) or --target KIND=NAME")
+    options = model_options(
+        config=config, backend=backend, model=model, base_url=base_url, model_path=model_path,
+        gguf_file=gguf_file, concurrency=concurrency, max_requests=max_requests, max_cost=max_cost,
+        prices=prices, cache=cache, backoff_base=backoff_base, temperature=temperature,
+    )  # fmt: skip
+    settings = llm_settings(options, "generate", out.parent / ".curata-llm-cache.sqlite")
+    job = GenerateJob(method, n, list(target or []), run_dir, list(existing or []), min_score, seed, batch)
+    summary = generate_file(seeds, out, settings, rubric_from(options, rubric), job, format, dry_run, quiet)
+    if dry_run:
+        console.print(summary["estimate"], highlight=False)
+        return
+    rejected = ", ".join(f"{k} {v}" for k, v in sorted(summary["rejected"].items())) or "none"
+    targets = f"; targets: {', '.join(summary['targets'])}" if summary["targets"] else ""
+    console.print(
+        f"accepted {summary['accepted']:,} of {summary['wanted']:,} wanted "
+        f"({summary['proposed']:,} proposed; rejected: {rejected}){targets}",
+        highlight=False,
+    )
+    print_stats(summary)
+    console.print(f"records: {out} (feed it to `curata run`)", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the LLM commands to the main `curata` app."""
     app.add_typer(judge_app, name="judge")
+    app.command("generate")(llm_errors(generate))
     app.command("rewrite")(llm_errors(rewrite))

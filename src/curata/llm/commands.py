@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import xxhash
 
 from curata.errors import CurataError
 from curata.llm.calibrate import Calibration, calibrate, label_value
 from curata.llm.config import LLMSettings
+from curata.llm.generate import (
+    Candidate,
+    GenerationResult,
+    Generator,
+    Target,
+    gap_targets,
+    parse_target,
+    self_instruct_messages,
+)
 from curata.llm.io import Loaded, load_records, read_jsonl_objects, write_jsonl
 from curata.llm.judge import Judge
 from curata.llm.request import ChatRequest
@@ -167,3 +179,116 @@ def rewrite_file(
     statuses = Counter(r.status for r in results)
     counts = {s: statuses.get(s, 0) for s in ("unchanged", "rewritten", "failed", "not_done")}
     return {"records": len(loaded), **counts, "llm": stats_summary(client)}
+
+
+def targets_from_run(run_dir: Path, per_target: int) -> list[Target]:
+    """Gap targets from a finished run's findings.jsonl (coverage_gap, class_imbalance)."""
+    findings_file = run_dir / "findings.jsonl"
+    if not findings_file.is_file():
+        raise CurataError("no findings.jsonl: is this a finished `curata run` output?", path=str(run_dir))
+    findings = [f for f in read_jsonl_objects(findings_file) if f.get("id") is None]
+    return gap_targets(findings, per_target)
+
+
+def synthetic_row(candidate: Candidate, model: str, classification: bool) -> dict[str, Any]:
+    digest = xxhash.xxh3_64_hexdigest(candidate.instruction.encode())[:12]
+    verdict = candidate.verdict
+    provenance = {
+        "method": candidate.method,
+        "model": model,
+        "prompt_id": candidate.prompt_id,
+        "seed_ids": list(candidate.seed_ids),
+        "judge_score": verdict.score if verdict else None,
+    }
+    if classification:
+        body: dict[str, Any] = {"text": candidate.instruction, "label": candidate.label}
+    else:
+        body = {"instruction": candidate.instruction, "input": "", "output": candidate.answer}
+        if candidate.label is not None:
+            body["label"] = candidate.label
+    return {"id": f"syn-{digest}", **body, "source": "synthetic", "provenance": provenance}
+
+
+@dataclass
+class GenerateJob:
+    method: str
+    n: int
+    targets: list[str]
+    run_dir: Path | None
+    existing: list[str]
+    min_score: float
+    seed: int
+    batch: int
+
+
+def generation_plan(job: GenerateJob) -> list[tuple[Target | None, int]]:
+    if job.method != "gaps":
+        return [(None, job.n)]
+    try:
+        targets = [parse_target(t, job.n) for t in job.targets]
+    except ValueError as exc:
+        raise CurataError(str(exc)) from None
+    if not targets and job.run_dir is not None:
+        targets = targets_from_run(job.run_dir, job.n)
+    if not targets:
+        raise CurataError("no gaps to fill: no coverage_gap or class_imbalance finding; use --target")
+    return [(t, t.count) for t in targets]
+
+
+def generate_file(
+    seed_inputs: list[str],
+    out: Path,
+    settings: LLMSettings,
+    rubric: Rubric,
+    job: GenerateJob,
+    fmt: str | None,
+    dry_run: bool,
+    quiet: bool,
+) -> dict[str, Any]:
+    seeds = [item.record for item in load_records(seed_inputs, fmt).records]
+    if not seeds:
+        raise CurataError("no seed records", path=seed_inputs[0] if seed_inputs else None)
+    existing = seeds + ([i.record for i in load_records(job.existing, None).records] if job.existing else [])
+    classification = all(r.format == "text_label" for r in seeds)
+    plan = generation_plan(job)
+    wanted = sum(count for _, count in plan)
+    client = open_client(settings, None)
+    judge = Judge(client, rubric)
+    if dry_run:
+        per_round = 1 if job.method == "evol" else job.batch
+        proposal = ChatRequest.of(self_instruct_messages(seeds[:3], job.batch, 0, None))
+        sample = [seeds[i % len(seeds)] for i in range(wanted)]
+        answers = [ChatRequest.of([{"role": "user", "content": s.last_prompt}]) for s in sample]
+        message = client.dry_run(
+            [proposal] * -(-wanted // per_round) + answers + judge.first_requests(sample)
+        )
+        client.cache.close()
+        return {"estimate": message + " (at least: rejected candidates cost more)"}
+    generator = Generator(client, judge, existing, job.min_score, job.seed, job.batch, classification)
+
+    async def work(c: Any) -> list[GenerationResult]:
+        done = []
+        for target, count in plan:
+            pool = [s for s in seeds if target is None or target.kind != "label" or s.label == target.name]
+            done.append(await generator.run(job.method, pool or seeds, count, target))
+        return done
+
+    with make_reporter(quiet) as reporter:
+        task = reporter.task("generate", wanted)
+        results = run_with_client(client, work)
+        task.advance(sum(len(r.accepted) for r in results))
+        task.finish()
+    rows = [synthetic_row(c, client.model, classification) for r in results for c in r.accepted]
+    write_jsonl(out, rows)
+    rejected: Counter[str] = Counter()
+    for r in results:
+        rejected.update(r.rejected)
+    return {
+        "accepted": len(rows),
+        "wanted": wanted,
+        "proposed": sum(r.proposed for r in results),
+        "rejected": dict(rejected),
+        "targets": [f"{t.kind}={t.name}:{t.count}" for t, _ in plan if t is not None],
+        "stopped_by_budget": any(r.stopped_by_budget for r in results),
+        "llm": stats_summary(client),
+    }
