@@ -1,6 +1,7 @@
 """Is a generated text already in the data? Normalised exact match, then a cheap near check.
 
-The near check compares word-3-gram sets (Jaccard); candidates are found through a bottom-k sketch
+The near check compares word-bigram sets (Jaccard, 0.6 by default: instructions are short, and
+one changed word moves a short text's 3-gram Jaccard well below the usual 0.7); candidates are found through a bottom-k sketch
 (the k smallest shingle hashes), so each new text is compared with only the few existing texts that
 share a sketch value instead of with all of them.
 """
@@ -14,7 +15,7 @@ import xxhash
 from curata.normalize import normalize_for_comparison, normalized_digest
 
 
-def shingles(text: str, n: int = 3) -> frozenset[int]:
+def shingles(text: str, n: int = 2) -> frozenset[int]:
     words = normalize_for_comparison(text).split()
     if len(words) < n:
         return frozenset({xxhash.xxh3_64_intdigest(" ".join(words).encode())}) if words else frozenset()
@@ -24,7 +25,7 @@ def shingles(text: str, n: int = 3) -> frozenset[int]:
 
 
 class NearDuplicateIndex:
-    def __init__(self, threshold: float = 0.7, sketch: int = 8) -> None:
+    def __init__(self, threshold: float = 0.6, sketch: int = 8) -> None:
         self.threshold = threshold
         self.sketch = sketch
         self.exact: set[bytes] = set()
