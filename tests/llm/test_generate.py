@@ -127,7 +127,8 @@ def test_gap_filling_reads_the_runs_findings(tmp_path: Path) -> None:
         [
             {"id": "r1", "check": "pii", "severity": "warning", "message": "x", "related": []},
             {"id": None, "check": "coverage_gap", "severity": "warning", "kind": "label", "name": "sports",
-             "count": 1, "message": "declared label 'sports' has 1 record(s); at least 3 expected", "related": []},
+             "count": 1, "related": [],
+             "message": "declared label 'sports' has 1 record(s); at least 3 expected"},
             {"id": None, "check": "class_imbalance", "severity": "warning", "message": "labels: ...",
              "classes": {"world": 40, "business": 30, "sports": 1}, "related": []},
         ],

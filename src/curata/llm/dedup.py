@@ -1,9 +1,9 @@
 """Is a generated text already in the data? Normalised exact match, then a cheap near check.
 
 The near check compares word-bigram sets (Jaccard, 0.6 by default: instructions are short, and
-one changed word moves a short text's 3-gram Jaccard well below the usual 0.7); candidates are found through a bottom-k sketch
-(the k smallest shingle hashes), so each new text is compared with only the few existing texts that
-share a sketch value instead of with all of them.
+one changed word moves a short text's 3-gram Jaccard well below the usual 0.7). Candidates are found
+through a bottom-k sketch (the k smallest shingle hashes), so each new text is compared with only
+the few existing texts that share a sketch value instead of with all of them.
 """
 
 from __future__ import annotations
