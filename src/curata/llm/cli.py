@@ -45,6 +45,9 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")
 MaxRetries = Annotated[int | None, typer.Option(help="retries per request on 429, 5xx and timeouts")]
 BackoffBase = Annotated[float | None, typer.Option(help="first backoff in seconds (doubles per retry)")]
 Timeout = Annotated[float | None, typer.Option(help="seconds before a request times out")]
+MaxTokens = Annotated[
+    int | None, typer.Option(help="answer length cap in tokens (judge replies: at most 256)")
+]
 
 
 def model_options(**kwargs: Any) -> ModelOptions:
@@ -110,6 +113,7 @@ def judge_score(
     max_cost: MaxCost = None,
     prices: Prices = None,
     cache: CachePath = None,
+    max_tokens: MaxTokens = None,
     max_retries: MaxRetries = None,
     backoff_base: BackoffBase = None,
     timeout: Timeout = None,
@@ -123,7 +127,8 @@ def judge_score(
     options = model_options(
         config=config, backend=backend, model=model, base_url=base_url, model_path=model_path,
         gguf_file=gguf_file, concurrency=concurrency, max_requests=max_requests, max_cost=max_cost,
-        prices=prices, cache=cache, max_retries=max_retries, backoff_base=backoff_base, timeout=timeout,
+        prices=prices, cache=cache, max_tokens=max_tokens, max_retries=max_retries,
+        backoff_base=backoff_base, timeout=timeout,
     )  # fmt: skip
     settings = llm_settings(options, "judge", out.parent / ".curata-llm-cache.sqlite")
     summary = judge_file(inputs, out, settings, rubric_from(options, rubric), format, dry_run, quiet)
@@ -166,6 +171,7 @@ def judge_calibrate(
     max_cost: MaxCost = None,
     prices: Prices = None,
     cache: CachePath = None,
+    max_tokens: MaxTokens = None,
     backoff_base: BackoffBase = None,
     format: Format = None,
     quiet: Quiet = False,
@@ -177,7 +183,7 @@ def judge_calibrate(
     options = model_options(
         config=config, backend=backend, model=model, base_url=base_url, model_path=model_path,
         gguf_file=gguf_file, concurrency=concurrency, max_requests=max_requests, max_cost=max_cost,
-        prices=prices, cache=cache, backoff_base=backoff_base,
+        prices=prices, cache=cache, max_tokens=max_tokens, backoff_base=backoff_base,
     )  # fmt: skip
     where = (out.parent if out else Path(inputs[0]).parent) / ".curata-llm-cache.sqlite"
     settings = llm_settings(options, "judge", where)
@@ -250,6 +256,7 @@ def rewrite(
     max_cost: MaxCost = None,
     prices: Prices = None,
     cache: CachePath = None,
+    max_tokens: MaxTokens = None,
     backoff_base: BackoffBase = None,
     dry_run: DryRun = False,
     format: Format = None,
@@ -261,7 +268,7 @@ def rewrite(
     options = model_options(
         config=config, backend=backend, model=model, base_url=base_url, model_path=model_path,
         gguf_file=gguf_file, concurrency=concurrency, max_requests=max_requests, max_cost=max_cost,
-        prices=prices, cache=cache, backoff_base=backoff_base,
+        prices=prices, cache=cache, max_tokens=max_tokens, backoff_base=backoff_base,
     )  # fmt: skip
     target = format_spec(spec, config, json_keys, regex, ends_with)
     settings = llm_settings(options, "rewrite", out.parent / ".curata-llm-cache.sqlite")
@@ -315,8 +322,11 @@ def generate(
     max_cost: MaxCost = None,
     prices: Prices = None,
     cache: CachePath = None,
+    max_tokens: MaxTokens = None,
     backoff_base: BackoffBase = None,
-    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+    temperature: Annotated[
+        float, typer.Option(help="sampling temperature for new tasks and answers (the judge uses 0)")
+    ] = 0.7,
     dry_run: DryRun = False,
     format: Format = None,
     quiet: Quiet = False,
@@ -331,7 +341,7 @@ def generate(
     options = model_options(
         config=config, backend=backend, model=model, base_url=base_url, model_path=model_path,
         gguf_file=gguf_file, concurrency=concurrency, max_requests=max_requests, max_cost=max_cost,
-        prices=prices, cache=cache, backoff_base=backoff_base, temperature=temperature,
+        prices=prices, cache=cache, max_tokens=max_tokens, backoff_base=backoff_base, temperature=temperature,
     )  # fmt: skip
     settings = llm_settings(options, "generate", out.parent / ".curata-llm-cache.sqlite")
     job = GenerateJob(method, n, list(target or []), run_dir, list(existing or []), min_score, seed, batch)

@@ -46,7 +46,7 @@ def judge_file(
         raise CurataError("no records to judge", path=inputs[0] if inputs else None)
     records = [item.record for item in loaded.records]
     client = open_client(settings, None)
-    judge = Judge(client, rubric)
+    judge = Judge(client, rubric, max_tokens=min(256, settings.max_tokens))
     if dry_run:
         message = client.dry_run(judge.first_requests(records))
         client.cache.close()
@@ -95,7 +95,7 @@ def calibrate_file(
         raise CurataError(f"no record has a usable '{label_field}' label", path=inputs[0])
     records = [item.record for item, _ in pairs]
     client = open_client(settings, None)
-    judge = Judge(client, rubric)
+    judge = Judge(client, rubric, max_tokens=min(256, settings.max_tokens))
     with make_reporter(quiet) as reporter:
         task = reporter.task("judge", len(records))
         results = run_with_client(client, lambda c: judge.judge_all(records, task.advance))
@@ -253,7 +253,7 @@ def generate_file(
     plan = generation_plan(job)
     wanted = sum(count for _, count in plan)
     client = open_client(settings, None)
-    judge = Judge(client, rubric)
+    judge = Judge(client, rubric, max_tokens=min(256, settings.max_tokens), temperature=0.0)
     if dry_run:
         per_round = 1 if job.method == "evol" else job.batch
         proposal = ChatRequest.of(self_instruct_messages(seeds[:3], job.batch, 0, None))

@@ -47,16 +47,24 @@ class JudgeResult:
 
 
 class Judge:
-    def __init__(self, client: LLMClient, rubric: Rubric, repair: bool = True, max_tokens: int = 256) -> None:
+    def __init__(
+        self,
+        client: LLMClient,
+        rubric: Rubric,
+        repair: bool = True,
+        max_tokens: int = 256,
+        temperature: float | None = None,
+    ) -> None:
         self.client = client
+        # None: the endpoint's setting; generation passes 0 so sampling new data never makes
+        # its judge random.
+        self.temperature = client.settings.temperature if temperature is None else temperature
         self.rubric = rubric
         self.repair = repair
         self.max_tokens = max_tokens
 
     def request(self, messages: list[dict[str, str]], tag: str) -> ChatRequest:
-        return ChatRequest.of(
-            messages, max_tokens=self.max_tokens, temperature=self.client.settings.temperature, tag=tag
-        )
+        return ChatRequest.of(messages, max_tokens=self.max_tokens, temperature=self.temperature, tag=tag)
 
     def first_requests(self, records: Sequence[Record]) -> list[ChatRequest]:
         """What a run sends before any repair: for dry runs."""

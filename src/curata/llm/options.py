@@ -35,6 +35,7 @@ class ModelOptions:
     backoff_base: float | None = None
     timeout: float | None = None
     temperature: float | None = None
+    max_tokens: int | None = None
 
 
 def read_config(path: str, stage: str) -> dict[str, Any]:
@@ -69,6 +70,7 @@ def llm_settings(options: ModelOptions, stage: str, cache_default: Path | None) 
             "backoff_base": options.backoff_base,
             "timeout": options.timeout,
             "temperature": options.temperature,
+            "max_tokens": options.max_tokens,
             "cache": options.cache or (str(cache_default) if cache_default else None),
         }.items()
         if v is not None
