@@ -169,3 +169,26 @@ def test_backoff_is_exponential_with_jitter_and_retry_after_wins() -> None:
 def test_recipes_cannot_hold_api_keys() -> None:
     with pytest.raises(ValueError, match="environment variable"):
         LLMSettings.model_validate({"api_key": "sk-xyz"})
+
+
+def test_compare_command_on_real_preference_pairs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import cli, read_jsonl
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-000000")
+    dpo = Path(__file__).parents[1] / "data" / "real" / "dpo_en_demo.json"
+
+    def prefers_long(body: dict[str, Any], n: int) -> Reply:
+        text = last_user(body)
+        a = text.split("### Answer A\n")[1].split("\n\n### Answer B")[0]
+        b = text.split("### Answer B\n")[1].split("\n\nWhich")[0]
+        return Reply('{"winner": "%s"}' % ("A" if len(a) > len(b) else "B"))
+
+    out = tmp_path / "pairs.jsonl"
+    with fake_openai(prefers_long) as server:
+        result = cli(["judge", "compare", dpo, "-o", out, "--base-url", server.url, "-q"])
+        assert result.exit_code == 0, result.output
+        verdicts = read_jsonl(out)
+        assert server.count == 2 * len(verdicts)
+    assert {v["winner"] for v in verdicts} <= {"a", "b", "tie"}
+    assert all(v["consistent"] for v in verdicts if v["winner"] != "tie")
+    assert "position bias" in result.output

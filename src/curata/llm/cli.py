@@ -145,6 +145,50 @@ def judge_score(
     console.print(f"verdicts: {out}", highlight=False)
 
 
+@judge_app.command("compare")
+@llm_errors
+def judge_compare(
+    pairs: Annotated[
+        Path, typer.Argument(help="JSONL/JSON of {prompt, a, b} or preference data (chosen/rejected)")
+    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="JSONL of {id, winner: a|b|tie, consistent}")],
+    config: Config = None,
+    backend: Backend = None,
+    model: Model = None,
+    base_url: BaseUrl = None,
+    model_path: ModelPath = None,
+    gguf_file: GgufFile = None,
+    concurrency: Concurrency = None,
+    max_requests: MaxRequests = None,
+    max_cost: MaxCost = None,
+    prices: Prices = None,
+    cache: CachePath = None,
+    max_tokens: MaxTokens = None,
+    backoff_base: BackoffBase = None,
+    quiet: Quiet = False,
+) -> None:
+    """Which of two answers is better, asked in both orders; a preference must survive the swap.
+
+    For preference data, `a` is the chosen answer: the share of `a` wins is the judge's agreement.
+    """
+    from curata.llm.commands import compare_file
+
+    options = model_options(
+        config=config, backend=backend, model=model, base_url=base_url, model_path=model_path,
+        gguf_file=gguf_file, concurrency=concurrency, max_requests=max_requests, max_cost=max_cost,
+        prices=prices, cache=cache, max_tokens=max_tokens, backoff_base=backoff_base,
+    )  # fmt: skip
+    settings = llm_settings(options, "judge", out.parent / ".curata-llm-cache.sqlite")
+    summary = compare_file(pairs, out, settings, quiet)
+    console.print(
+        f"{summary['pairs']:,} pairs: a (or chosen) wins {summary['a']:,}, b wins {summary['b']:,}, "
+        f"tie {summary['tie']:,} ({summary['inconsistent']:,} flipped with the order: position bias)",
+        highlight=False,
+    )
+    print_stats(summary)
+    console.print(f"verdicts: {out}", highlight=False)
+
+
 @judge_app.command("calibrate")
 @llm_errors
 def judge_calibrate(

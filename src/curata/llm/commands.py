@@ -10,6 +10,7 @@ from typing import Any
 import xxhash
 
 from curata.errors import CurataError
+from curata.llm.budget import BudgetExhaustedError
 from curata.llm.calibrate import Calibration, calibrate, label_value
 from curata.llm.config import LLMSettings
 from curata.llm.generate import (
@@ -22,8 +23,9 @@ from curata.llm.generate import (
     self_instruct_messages,
 )
 from curata.llm.io import Loaded, load_records, read_jsonl_objects, write_jsonl
-from curata.llm.judge import Judge
+from curata.llm.judge import Judge, PairResult, compare
 from curata.llm.request import ChatRequest
+from curata.llm.retry import RequestFailedError
 from curata.llm.rewrite import PROMPT_ID, FormatSpec, Rewriter, RewriteResult, rewrite_messages, with_answer
 from curata.llm.rubric import Rubric
 from curata.llm.session import open_client, run_with_client, stats_summary
@@ -290,5 +292,71 @@ def generate_file(
         "rejected": dict(rejected),
         "targets": [f"{t.kind}={t.name}:{t.count}" for t, _ in plan if t is not None],
         "stopped_by_budget": any(r.stopped_by_budget for r in results),
+        "llm": stats_summary(client),
+    }
+
+
+def pair_of(obj: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(prompt, a, b) from `{prompt, a, b}` or preference data (`chosen` / `rejected` answers)."""
+    if all(isinstance(obj.get(k), str) for k in ("prompt", "a", "b")):
+        return obj["prompt"], obj["a"], obj["b"]
+
+    def text(value: Any) -> str | None:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            found = value.get("value", value.get("content"))
+            return found if isinstance(found, str) else None
+        if isinstance(value, list) and value:
+            return text(value[-1])
+        return None
+
+    turns = obj.get("conversations") or obj.get("messages") or []
+    prompt = "\n\n".join(t for t in (text(turn) for turn in turns) if t) or text(obj.get("prompt")) or ""
+    chosen, rejected = text(obj.get("chosen")), text(obj.get("rejected"))
+    if prompt and chosen is not None and rejected is not None:
+        return prompt, chosen, rejected
+    return None
+
+
+def compare_file(path: Path, out: Path, settings: LLMSettings, quiet: bool) -> dict[str, Any]:
+    rows = read_jsonl_objects(path)
+    pairs = [(str(row.get("id", i)), pair_of(row)) for i, row in enumerate(rows)]
+    bad = [rid for rid, pair in pairs if pair is None]
+    if bad:
+        raise CurataError(f"record {bad[0]} has neither prompt/a/b nor chosen/rejected", path=str(path))
+    client = open_client(settings, None)
+    with make_reporter(quiet) as reporter:
+        task = reporter.task("compare", len(pairs))
+
+        async def one(pair: tuple[str, str, str]) -> PairResult:
+            try:
+                result = await compare(client, *pair)
+            except (BudgetExhaustedError, RequestFailedError):
+                result = PairResult("tie", False, None, None)
+            task.advance(1)
+            return result
+
+        results = run_with_client(client, lambda c: c.map(one(p) for _, p in pairs if p is not None))
+        task.finish()
+    write_jsonl(
+        out,
+        (
+            {
+                "id": rid,
+                "winner": r.winner,
+                "consistent": r.consistent,
+                "orders": [r.first_order, r.second_order],
+            }
+            for (rid, _), r in zip(pairs, results, strict=True)
+        ),
+    )
+    winners = Counter(r.winner for r in results)
+    return {
+        "pairs": len(results),
+        "a": winners.get("a", 0),
+        "b": winners.get("b", 0),
+        "tie": winners.get("tie", 0),
+        "inconsistent": sum(not r.consistent for r in results),
         "llm": stats_summary(client),
     }
