@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,3 +111,40 @@ def test_server_echoing_the_key_in_an_auth_error_is_redacted(tmp_path: Path) -> 
         assert "401" in result.output and KEY not in result.output
         assert server.count <= 16  # only the requests already in flight: a bad key stops the job
     assert not (tmp_path / "v.jsonl").exists()
+
+
+def test_a_killed_judge_run_resumes_from_the_cache(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.llm.scripts import item_number, verdict_text
+
+    def slow_valid(body: dict[str, Any], n: int) -> Reply:
+        return Reply(verdict_text(item_number(body)), delay=0.02)
+
+    n = 200
+    data = instruction_records(tmp_path / "data.jsonl", n)
+    out = tmp_path / "verdicts.jsonl"
+    with fake_openai(slow_valid) as server:
+        args = ["judge", "score", data, "-o", out, "--base-url", server.url, "--concurrency", "4", "-q"]
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), *sys.path]),
+        }
+        proc = subprocess.Popen([sys.executable, "-m", "curata.cli", *map(str, args)], env=env)
+        deadline = time.monotonic() + 60
+        while server.count < 60 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        before = server.count
+        assert 60 <= before < n and not out.exists()
+        server.reset()
+        result = cli(args)
+        assert result.exit_code == 0, result.output
+        # at most the 4 requests in flight at the kill are asked again
+        assert n - before <= server.count <= n - before + 4
+    verdicts = read_jsonl(out)
+    assert len(verdicts) == n and all(v["status"] == "scored" for v in verdicts)
