@@ -124,7 +124,7 @@ def test_a_killed_judge_run_resumes_from_the_cache(tmp_path: Path) -> None:
     def slow_valid(body: dict[str, Any], n: int) -> Reply:
         return Reply(verdict_text(item_number(body)), delay=0.02)
 
-    n = 200
+    n = 120
     data = instruction_records(tmp_path / "data.jsonl", n)
     out = tmp_path / "verdicts.jsonl"
     with fake_openai(slow_valid) as server:
@@ -135,12 +135,12 @@ def test_a_killed_judge_run_resumes_from_the_cache(tmp_path: Path) -> None:
         }
         proc = subprocess.Popen([sys.executable, "-m", "curata.cli", *map(str, args)], env=env)
         deadline = time.monotonic() + 60
-        while server.count < 60 and time.monotonic() < deadline and proc.poll() is None:
+        while server.count < 40 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         before = server.count
-        assert 60 <= before < n and not out.exists()
+        assert 40 <= before < n and not out.exists()
         server.reset()
         result = cli(args)
         assert result.exit_code == 0, result.output
