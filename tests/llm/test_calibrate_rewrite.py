@@ -175,3 +175,8 @@ def test_judge_and_rewrite_stages_in_a_run(tmp_path: Path, run_curata: Any) -> N
     assert by_id["q8"]["rewrite_failed"] == 1.0
     assert [r["id"] for r in run.rejected] == ["q8"] and run.rejected[0]["reasons"] == ["rewrite_failed"]
     assert sent == 9 + 1 + 8 + 2  # judge 9 + one repair; rewrite 8 + two tries for q8
+    judged = run.summary["stage_summaries"]["judge"]
+    assert judged["scored"] == 8 and judged["unparseable"] == 1 and judged["histogram"][-1] == 8
+    report = (run.out / "report.html").read_text()
+    assert "LLM judge scores" in report and "8 of 9 records scored by fake" in report
+    assert "Score collapse" in report  # every scored record got 5/5
