@@ -86,7 +86,7 @@ def test_smollm2_judges_20_records_and_generates_20(tmp_path: Path) -> None:
     started = time.perf_counter()
     records = json.loads(KTO.read_text())[:20]
     data = write_jsonl(tmp_path / "kto20.jsonl", records)
-    common = ["--model-path", "smollm2", "--cache", tmp_path / "cache.sqlite", "--max-tokens", "160"]
+    common = ["--model-path", "smollm2", "--cache", tmp_path / "cache.sqlite", "--max-tokens", "96"]
     judged = cli(["judge", "score", data, "-o", tmp_path / "verdicts.jsonl", *common])
     assert judged.exit_code == 0, judged.output
     verdicts = read_jsonl(tmp_path / "verdicts.jsonl")

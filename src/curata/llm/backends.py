@@ -8,6 +8,7 @@ library's own retries are switched off and every request sent is one the client 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import re
 import threading
@@ -107,6 +108,24 @@ def smollm2_path() -> tuple[str, str]:
     return folder, SMOLLM2_GGUF
 
 
+# One generation at a time per process: the model's threads already use every core.
+MODEL_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=2)
+def load_model(path: str, gguf: str | None) -> tuple[Any, Any]:
+    """Tokenizer and model, loaded once per process (a GGUF file takes ~30 s to dequantise)."""
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError:
+        raise FatalLLMError("the transformers backend needs: pip install transformers torch") from None
+    extra: dict[str, Any] = {"gguf_file": gguf} if gguf else {}
+    tokenizer = AutoTokenizer.from_pretrained(path, **extra)
+    model = AutoModelForCausalLM.from_pretrained(path, **extra)
+    model.requires_grad_(False)
+    return tokenizer, model
+
+
 class TransformersBackend(Backend):
     """A causal LM from a local folder (safetensors, or one GGUF file via `gguf_file`); generation
     runs in a worker thread, one request at a time."""
@@ -120,15 +139,8 @@ class TransformersBackend(Backend):
             path, gguf = smollm2_path()
         if not Path(path).is_dir():
             raise FatalLLMError(f"{path}: model directory not found")
-        try:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-        except ImportError:
-            raise FatalLLMError("the transformers backend needs: pip install transformers torch") from None
-        extra: dict[str, Any] = {"gguf_file": gguf} if gguf else {}
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(path, **extra)
-        self.model: Any = AutoModelForCausalLM.from_pretrained(path, **extra)
-        self.model.requires_grad_(False)
-        self.lock = threading.Lock()
+        self.tokenizer, self.model = load_model(str(Path(path).resolve()), gguf)
+        self.lock = MODEL_LOCK
 
     def prompt_ids(self, request: ChatRequest) -> Any:
         messages = request.message_dicts()
