@@ -148,3 +148,23 @@ def test_a_killed_judge_run_resumes_from_the_cache(tmp_path: Path) -> None:
         assert n - before <= server.count <= n - before + 4
     verdicts = read_jsonl(out)
     assert len(verdicts) == n and all(v["status"] == "scored" for v in verdicts)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["judge", "score"],
+        ["generate", "--n=10"],
+        ["rewrite", "--json-keys=answer"],
+    ],
+)
+def test_dry_runs_estimate_and_send_nothing(tmp_path: Path, command: list[str]) -> None:
+    data = instruction_records(tmp_path / "data.jsonl", 40)
+    out = tmp_path / "out.jsonl"
+    with fake_openai(judge_script()) as server:
+        args = [*command, data, "-o", out, "--base-url", server.url]
+        result = cli([*args, "--model", "gpt-4o-mini", "--dry-run"])
+        assert result.exit_code == 0, result.output
+        assert server.count == 0 and not out.exists()
+    assert "dry run for gpt-4o-mini" in result.output and "$0.0" in result.output
+    assert "requests to send" in result.output
