@@ -168,3 +168,21 @@ def test_dry_runs_estimate_and_send_nothing(tmp_path: Path, command: list[str]) 
         assert server.count == 0 and not out.exists()
     assert "dry run for gpt-4o-mini" in result.output and "$0.0" in result.output
     assert "requests to send" in result.output
+
+
+def test_settings_and_rubric_come_from_a_recipe(tmp_path: Path) -> None:
+    data = instruction_records(tmp_path / "data.jsonl", 3)
+    out = tmp_path / "v.jsonl"
+    with fake_openai(lambda body, n: Reply('{"tone": 4, "rationale": "fine"}')) as server:
+        recipe = tmp_path / "recipe.yaml"
+        recipe.write_text(
+            "stages:\n  - normalize\n  - judge:\n"
+            f"      llm: {{base_url: '{server.url}', model: cfg-model, concurrency: 2}}\n"
+            "      rubric:\n        criteria: [{name: tone, description: is it kind}]\n  - decide\n"
+        )
+        result = cli(["judge", "score", data, "-o", out, "--config", recipe, "-q"])
+        assert result.exit_code == 0, result.output
+        assert {s.body["model"] for s in server.seen} == {"cfg-model"}
+    verdicts = read_jsonl(out)
+    assert [v["scores"] for v in verdicts] == [{"tone": 4.0}] * 3
+    assert verdicts[0]["judge_score"] == 0.75 and verdicts[0]["rationale"] == "fine"

@@ -47,10 +47,16 @@ def read_config(path: str, stage: str) -> dict[str, Any]:
         raise CurataError(f"cannot read config: {exc}", path=path) from None
     if not isinstance(data, dict):
         raise CurataError("a config is a YAML mapping", path=path)
-    for item in data.get("stages") or []:
-        if isinstance(item, dict) and stage in item and isinstance(item[stage], dict):
-            return dict(item[stage])
-    return data
+    stages = [item for item in data.get("stages") or [] if isinstance(item, dict) and len(item) == 1]
+    settings = [(name, value) for item in stages for name, value in item.items() if isinstance(value, dict)]
+    for name, value in settings:
+        if name == stage:
+            return dict(value)
+    # A recipe without this stage: reuse the endpoint of any stage that has one.
+    for _, value in settings:
+        if isinstance(value.get("llm"), dict):
+            return {"llm": value["llm"]}
+    return {} if "stages" in data else data
 
 
 def llm_settings(options: ModelOptions, stage: str, cache_default: Path | None) -> LLMSettings:

@@ -19,7 +19,7 @@ from curata.llm.config import LLMSettings
 from curata.llm.retry import FatalLLMError
 from curata.llm.rewrite import FormatSpec, Rewriter, RewriteResult
 from curata.llm.session import CACHE_NAME, open_client, run_with_client, stats_summary, work_area
-from curata.records import records_from_batch
+from curata.records import Record, records_from_batch
 from curata.stages.base import DatasetResult, DatasetStage, DatasetView, ProgressCallback, StageSettings
 from curata.stages.registry import register_stage
 
@@ -63,8 +63,8 @@ class RewriteStage(DatasetStage):
         client = open_client(self.settings.llm, work / CACHE_NAME if work else None)
         rewriter = Rewriter(client, self.settings.spec, self.settings.tries, self.settings.max_tokens)
 
-        async def one(record: object) -> RewriteResult:
-            result = await rewriter.rewrite(record)  # type: ignore[arg-type]
+        async def one(record: Record) -> RewriteResult:
+            result = await rewriter.rewrite(record)
             progress(1)
             return result
 
