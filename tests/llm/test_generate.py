@@ -179,3 +179,30 @@ def test_near_duplicate_index() -> None:
         index.match("Explain how a bicycle gear system changes the effort needed to ride up a hill") == "near"
     )
     assert index.match("Write a sonnet about the moon") is None
+
+
+def test_thin_topic_clusters_are_filled_from_their_own_examples(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    write_jsonl(
+        run_dir / "findings.jsonl",
+        [{"id": None, "check": "coverage_gap", "severity": "warning", "kind": "topic_cluster", "name": 3,
+          "count": 1, "related": [], "message": "topic cluster 3 has 1 record(s), under 20% of the mean"}],
+    )  # fmt: skip
+    ids = [f"s{i}" for i in range(len(SEEDS))]
+    pq.write_table(pa.table({"id": ids, "topic_cluster": [0, 3, 0, 0]}), run_dir / "signals.parquet")
+    seeds = write_jsonl(
+        tmp_path / "seeds.jsonl",
+        [{"id": i, "instruction": t, "output": "."} for i, t in zip(ids, SEEDS, strict=True)],
+    )
+    with fake_openai(generator_server) as server:
+        result = cli(["generate", seeds, "-o", tmp_path / "o.jsonl", "--method", "gaps", "--run", run_dir,
+                      "--n", "2", "--base-url", server.url, *FAST])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        asks = [last_user(s.body) for s in server.seen if last_user(s.body).startswith("Here are example")]
+    assert asks and all(SEEDS[1] in a and SEEDS[0] not in a for a in asks)
+    assert all("same subject as the example tasks" in a for a in asks)
+    assert "topic_cluster=3" in result.output

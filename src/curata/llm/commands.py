@@ -211,6 +211,38 @@ def synthetic_row(candidate: Candidate, model: str, classification: bool) -> dic
     return {"id": f"syn-{digest}", **body, "source": "synthetic", "provenance": provenance}
 
 
+def cluster_members(run_dir: Path | None) -> dict[str, set[str]]:
+    """Record ids per topic cluster, from a run's signals.parquet."""
+    path = run_dir / "signals.parquet" if run_dir else None
+    if path is None or not path.is_file():
+        return {}
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    if "topic_cluster" not in names:
+        return {}
+    table = pq.read_table(path, columns=["id", "topic_cluster"])
+    members: dict[str, set[str]] = {}
+    for rid, cluster in zip(
+        table.column("id").to_pylist(), table.column("topic_cluster").to_pylist(), strict=True
+    ):
+        members.setdefault(str(cluster), set()).add(rid)
+    return members
+
+
+def seed_pool(seeds: list[Record], target: Target | None, clusters: dict[str, set[str]]) -> list[Record]:
+    """The seeds to show as examples for a target: its label's or its cluster's, else all."""
+    if target is None:
+        return seeds
+    if target.kind == "label":
+        pool = [s for s in seeds if s.label == target.name]
+    elif target.kind == "topic_cluster":
+        pool = [s for s in seeds if s.id in clusters.get(target.name, set())]
+    else:
+        pool = []
+    return pool or seeds
+
+
 @dataclass
 class GenerateJob:
     method: str
@@ -268,11 +300,12 @@ def generate_file(
         return {"estimate": message + " (at least: rejected candidates cost more)"}
     generator = Generator(client, judge, existing, job.min_score, job.seed, job.batch, classification)
 
+    clusters = cluster_members(job.run_dir) if any(t and t.kind == "topic_cluster" for t, _ in plan) else {}
+
     async def work(c: Any) -> list[GenerationResult]:
         done = []
         for target, count in plan:
-            pool = [s for s in seeds if target is None or target.kind != "label" or s.label == target.name]
-            done.append(await generator.run(job.method, pool or seeds, count, target))
+            done.append(await generator.run(job.method, seed_pool(seeds, target, clusters), count, target))
         return done
 
     with make_reporter(quiet) as reporter:

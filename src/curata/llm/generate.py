@@ -40,7 +40,9 @@ class Target:
     def guidance(self) -> str:
         if self.kind == "label":
             return f"Every task must be an example whose correct label is '{self.name}'."
-        if self.kind in ("topic", "topic_cluster"):
+        if self.kind == "topic_cluster":
+            return "Every task must be on the same subject as the example tasks above."
+        if self.kind == "topic":
             return f"Every task must be about: {self.name}."
         return f"Every task must be a {self.name} task."
 
