@@ -55,15 +55,15 @@ def test_retry_after_header_is_honoured() -> None:
 def test_timeout_is_retried_and_slow_answers_are_not() -> None:
     def script(body: dict[str, Any], n: int) -> Reply:
         if last_user(body) == "timeout-once" and n == 0:
-            return Reply("late", delay=1.5)
-        return Reply("ok", delay=0.2)
+            return Reply("late", delay=4.0)
+        return Reply("ok", delay=0.3)
 
     with fake_openai(script) as server:
-        client = LLMClient(settings(server.url, timeout=0.8))
+        client = LLMClient(settings(server.url, timeout=2.0))
         (answer,) = run(client, ask("timeout-once"))
         assert answer.text == "ok"
         assert client.stats.retries == 1
-        slow = LLMClient(settings(server.url, timeout=0.8))
+        slow = LLMClient(settings(server.url, timeout=2.0))
         (answer,) = run(slow, ask("slow"))
         assert answer.text == "ok" and slow.stats.retries == 0
 
