@@ -206,3 +206,9 @@ def test_thin_topic_clusters_are_filled_from_their_own_examples(tmp_path: Path) 
     assert asks and all(SEEDS[1] in a and SEEDS[0] not in a for a in asks)
     assert all("same subject as the example tasks" in a for a in asks)
     assert "topic_cluster=3" in result.output
+
+
+def test_a_truncated_json_list_still_gives_its_complete_tasks() -> None:
+    assert tasks_from('["Write a limerick about cats", "Explain why the sky is bl') == [
+        "Write a limerick about cats"
+    ]

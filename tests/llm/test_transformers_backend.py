@@ -96,7 +96,7 @@ def test_smollm2_judges_20_records_and_generates_20(tmp_path: Path) -> None:
     records = sorted(kto, key=lambda r: sum(len(m["content"]) for m in r["messages"]))[:20]
     data = write_jsonl(tmp_path / "kto20.jsonl", records)
     cache = os.environ.get("CURATA_TEST_LLM_CACHE") or tmp_path / "cache.sqlite"
-    common = ["--model-path", "smollm2", "--cache", cache, "--max-tokens", "96"]
+    common = ["--model-path", "smollm2", "--cache", cache, "--max-tokens", "64"]
     judged = cli(["judge", "score", data, "-o", tmp_path / "verdicts.jsonl", *common])
     assert judged.exit_code == 0, judged.output
     verdicts = read_jsonl(tmp_path / "verdicts.jsonl")
@@ -111,7 +111,7 @@ def test_smollm2_judges_20_records_and_generates_20(tmp_path: Path) -> None:
         ],
     )
     generated = cli(
-        ["generate", seeds, "-o", tmp_path / "synthetic.jsonl", "--n", "20", "--min-score", "0", *common]
+        ["generate", seeds, "-o", tmp_path / "synthetic.jsonl", "--n", "20", "--accept-unscored", *common]
     )
     assert generated.exit_code == 0, generated.output
     rows = read_jsonl(tmp_path / "synthetic.jsonl")

@@ -351,6 +351,9 @@ def generate(
     ] = None,
     min_score: Annotated[float, typer.Option(help="accept candidates the judge scores at least this")] = 0.6,
     batch: Annotated[int, typer.Option(help="new tasks asked for per self-instruct request")] = 5,
+    accept_unscored: Annotated[
+        bool, typer.Option(help="keep candidates the judge could not score (weak local judges)")
+    ] = False,
     seed: Annotated[int, typer.Option(help="random seed for picking examples (same seed: same prompts)")] = 0,
     rubric: Annotated[
         str | None, typer.Option(help="judge rubric YAML (default: the instruction rubric)")
@@ -388,7 +391,9 @@ def generate(
         prices=prices, cache=cache, max_tokens=max_tokens, backoff_base=backoff_base, temperature=temperature,
     )  # fmt: skip
     settings = llm_settings(options, "generate", out.parent / ".curata-llm-cache.sqlite")
-    job = GenerateJob(method, n, list(target or []), run_dir, list(existing or []), min_score, seed, batch)
+    job = GenerateJob(
+        method, n, list(target or []), run_dir, list(existing or []), min_score, seed, batch, accept_unscored
+    )
     summary = generate_file(seeds, out, settings, rubric_from(options, rubric), job, format, dry_run, quiet)
     if dry_run:
         console.print(summary["estimate"], highlight=False)

@@ -253,6 +253,7 @@ class GenerateJob:
     min_score: float
     seed: int
     batch: int
+    accept_unscored: bool = False
 
 
 def generation_plan(job: GenerateJob) -> list[tuple[Target | None, int]]:
@@ -298,7 +299,9 @@ def generate_file(
         )
         client.cache.close()
         return {"estimate": message + " (at least: rejected candidates cost more)"}
-    generator = Generator(client, judge, existing, job.min_score, job.seed, job.batch, classification)
+    generator = Generator(
+        client, judge, existing, job.min_score, job.seed, job.batch, classification, job.accept_unscored
+    )
 
     clusters = cluster_members(job.run_dir) if any(t and t.kind == "topic_cluster" for t, _ in plan) else {}
 

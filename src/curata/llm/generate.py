@@ -81,6 +81,9 @@ def tasks_from(text: str) -> list[str]:
     values = parse_json_list(text)
     if values is None:
         values = numbered_lines(text)
+    if not values:
+        # A JSON list cut off by the length limit: its complete strings are still tasks.
+        values = re.findall(r'"((?:[^"\\]|\\.){10,})"', text)
     out = []
     for value in values:
         item = value
@@ -156,7 +159,10 @@ class Generator:
         seed: int = 0,
         batch: int = 5,
         classification: bool = False,
+        accept_unscored: bool = False,
     ) -> None:
+        # For weak local judges that cannot produce a verdict: keep what they could not score.
+        self.accept_unscored = accept_unscored
         # Classification data: a candidate is a text for its label; there is no answer to write.
         self.classification = classification
         self.client = client
@@ -263,7 +269,10 @@ class Generator:
         if not candidate.answer:
             result.rejected["empty_answer"] += 1
         elif verdict is None or verdict.score is None:
-            result.rejected[f"judge_{verdict.status if verdict else 'missing'}"] += 1
+            if self.accept_unscored:
+                result.accepted.append(candidate)
+            else:
+                result.rejected[f"judge_{verdict.status if verdict else 'missing'}"] += 1
         elif verdict.score < self.min_score:
             result.rejected["low_judge_score"] += 1
         else:
