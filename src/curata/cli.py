@@ -28,6 +28,11 @@ from curata.review.cli import review_app  # noqa: E402 - the review commands liv
 
 app.add_typer(review_app, name="review")
 
+# LLM commands (judge, generate, rewrite) live in their own module.
+from curata.llm.cli import register as register_llm_commands  # noqa: E402
+
+register_llm_commands(app)
+
 console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -299,3 +299,7 @@ def build_report(ctx: ReportContext, path: Path) -> None:
         plotly_js=Markup(get_plotlyjs()),
     )
     path.write_text(page, encoding="utf-8")
+
+
+# The LLM judge's section lives with the judge.
+from curata.llm import report as _llm_report  # noqa: E402, F401

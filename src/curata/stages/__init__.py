@@ -35,3 +35,7 @@ __all__ = [
     "split",
     "stats",
 ]
+
+# The LLM stages (judge, rewrite) live in curata.llm; importing them registers them.
+from curata.llm import rewrite_stage as _llm_rewrite  # noqa: F401
+from curata.llm import stage as _llm_judge  # noqa: F401
