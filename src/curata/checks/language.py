@@ -1,0 +1,79 @@
+"""`language_mismatch`: the answer is in another language than the prompt it answers.
+
+Offline language identification with `py3langid` (its model ships inside the package). Only
+confident calls count: both sides need enough letters (code removed) and a probability of at
+least `min_confidence`. Prompts that ask for another language (translation, "answer in French",
+any language named in the prompt) are expected to mismatch and are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict
+
+from curata.checks.registry import Score, record_check
+from curata.checks.text import without_code
+from curata.records import Record, Role
+
+LANGUAGE_NAMES = (
+    "english|french|spanish|german|italian|portuguese|dutch|russian|chinese|mandarin|cantonese|japanese|"
+    "korean|arabic|hindi|bengali|urdu|turkish|polish|czech|slovak|swedish|norwegian|danish|finnish|greek|"
+    "hebrew|persian|farsi|thai|vietnamese|indonesian|malay|tagalog|filipino|swahili|ukrainian|romanian|"
+    "hungarian|bulgarian|serbian|croatian|catalan|latin|telugu|tamil|marathi|gujarati|punjabi|kannada|"
+    "malayalam|nepali|sinhala|amharic|yoruba|zulu|esperanto"
+)
+ASKS_FOR_LANGUAGE = re.compile(
+    rf"translat|\b(?:{LANGUAGE_NAMES})\b|language|翻译|übersetz|tradu", re.IGNORECASE
+)
+LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+class LanguageSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Probability the identifier must give both sides before a mismatch is reported.
+    min_confidence: float = 0.9
+    # Letters (code removed) each side needs before it is identified at all.
+    min_letters: int = 30
+
+
+@record_check(
+    "language_mismatch",
+    description="answer language differs from the prompt's",
+    action="flag",
+    settings=LanguageSettings,
+)
+class LanguageMismatch:
+    def __init__(self, settings: LanguageSettings) -> None:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        self.settings = settings
+        self.identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+    def identify(self, text: str) -> tuple[str, float] | None:
+        prose = without_code(text)
+        if len(LETTERS.findall(prose[:2000])) < self.settings.min_letters:
+            return None
+        lang, prob = self.identifier.classify(prose[:2000])
+        return (str(lang), float(prob)) if prob >= self.settings.min_confidence else None
+
+    def __call__(self, record: Record) -> Score | None:
+        prompt = record.last_prompt
+        if not prompt or ASKS_FOR_LANGUAGE.search(prompt):
+            return None
+        answer_index = next(
+            (i for i in range(len(record.turns) - 1, -1, -1) if record.turns[i].role is Role.ASSISTANT), None
+        )
+        if answer_index is None:
+            return None
+        asked = self.identify(prompt)
+        if asked is None:
+            return None
+        answered = self.identify(record.turns[answer_index].content)
+        if answered is None or answered[0] == asked[0]:
+            return None
+        return Score(
+            min(asked[1], answered[1]),
+            f"prompt in '{asked[0]}' ({asked[1]:.2f}), answer in '{answered[0]}' ({answered[1]:.2f})",
+            turn=answer_index,
+        )

@@ -1,0 +1,44 @@
+"""Text helpers shared by the checks: words, code spans and quoted spans, all with precompiled
+patterns, because the checks run over every record of large sets."""
+
+from __future__ import annotations
+
+import re
+
+WORD = re.compile(r"\w+")
+FENCE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
+CODE_BLOCK = re.compile(r"(```|~~~)[^\n]*\n.*?(?:\1|\Z)", re.DOTALL)
+INLINE_CODE = re.compile(r"`[^`\n]+`")
+# Quoted speech and quotations: "...", “...”, «...», and Markdown block quotes.
+QUOTED = re.compile(
+    r"\"[^\"\n]{0,600}\"|“[^”]{0,600}”|«[^»]{0,600}»|„[^“”]{0,600}[“”]|^[ \t]*>.*$", re.MULTILINE
+)
+SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (letters, digits, underscore; any script)."""
+    return WORD.findall(text.lower())
+
+
+def without_code(text: str) -> str:
+    """The text with fenced code blocks and inline code removed (an unclosed fence runs to the end)."""
+    if "`" not in text and "~~~" not in text:
+        return text
+    return INLINE_CODE.sub(" ", CODE_BLOCK.sub("\n", text))
+
+
+def without_quotes(text: str) -> str:
+    """The text with quoted speech and block quotes removed: what the author says, not whom they quote."""
+    if not any(q in text for q in "\"“«„>"):
+        return text
+    return QUOTED.sub(" ", text)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
+
+
+def open_fence(text: str) -> bool:
+    """True when a fenced code block is opened and never closed."""
+    return len(FENCE.findall(text)) % 2 == 1
