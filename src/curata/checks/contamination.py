@@ -185,4 +185,3 @@ class Contamination:
         score, item = found
         excerpt = item.text if len(item.text) <= EXCERPT else item.text[:EXCERPT] + "…"
         return Score(score, f"prompt overlaps {item.id} ({score:.0%} of its n-grams): '{excerpt}'")
-

@@ -25,8 +25,11 @@ PATTERNS: tuple[tuple[re.Pattern[str], float, str], ...] = (
     (re.compile(r"\blorem ipsum\b", re.IGNORECASE), 1.0, "lorem ipsum filler"),
     (re.compile(r"(?:^|\s)(?:TODO|TBD|FIXME)(?::|\b)"), 0.8, "TODO marker"),
     (re.compile(r"\$\{\s*\w{1,40}\s*\}|%\(\w{1,40}\)s"), 0.6, "unfilled format variable"),
-    (re.compile(r"\[(?:your|recipient['’]?s?|company|client) [\w' ]{1,30}\]", re.IGNORECASE), 0.3,
-     "fill-in bracket such as '[Your Name]'"),
+    (
+        re.compile(r"\[(?:your|recipient['’]?s?|company|client) [\w' ]{1,30}\]", re.IGNORECASE),
+        0.3,
+        "fill-in bracket such as '[Your Name]'",
+    ),
 )
 TRIGGERS = ("{{", "<", "[", "orem", "TODO", "TBD", "FIXME", "${", "%(")
 

@@ -18,32 +18,45 @@ _APOS = "['’]"
 # (pattern, weight): strong phrasings refuse outright; weak ones deflect or disclaim.
 PHRASES: tuple[tuple[str, float], ...] = (
     (rf"\bi{_APOS}?m (?:really |very |so )?sorry,? but (?:i|as an ai)\b", 0.9),
-    (rf"\bi (?:can(?:not|{_APOS}t)|won{_APOS}t|will not|am unable to|{_APOS}?m unable to|am not able to|"
-     rf"{_APOS}?m not able to) (?:help|assist|provide|fulfil+|comply|create|generate|write|answer|"
-     r"do that|engage|support|participate|discuss|give)", 0.85),
+    (
+        rf"\bi (?:can(?:not|{_APOS}t)|won{_APOS}t|will not|am unable to|{_APOS}?m unable to|am not able to|"
+        rf"{_APOS}?m not able to) (?:help|assist|provide|fulfil+|comply|create|generate|write|answer|"
+        r"do that|engage|support|participate|discuss|give)",
+        0.85,
+    ),
     (r"\bi must (?:respectfully )?(?:decline|refuse)\b", 0.9),
     (r"\b(?:i{_APOS}?m|i am) not (?:comfortable|in a position to)\b".replace("{_APOS}", _APOS), 0.7),
     (r"\bas an ai(?: language model| assistant| model)?,? i\b", 0.75),
     (r"\bas a (?:large )?language model\b", 0.75),
     (rf"\bi{_APOS}?m (?:just|only) an ai\b", 0.6),
-    (r"\bi (?:do not|don['’]t) have (?:personal (?:opinions|experiences|feelings|beliefs)|"
-     r"the ability to|access to (?:real-time|the internet|current))", 0.5),
+    (
+        r"\bi (?:do not|don['’]t) have (?:personal (?:opinions|experiences|feelings|beliefs)|"
+        r"the ability to|access to (?:real-time|the internet|current))",
+        0.5,
+    ),
     (r"\b(?:it is|it['’]s) not appropriate (?:for me )?to\b", 0.7),
     (r"\bagainst my (?:programming|guidelines|policy|policies|ethical guidelines)\b", 0.85),
     (r"\bviolates? (?:my|openai['’]s|the) (?:content |usage )?(?:policy|policies|guidelines)\b", 0.85),
     (r"\bi (?:can(?:not|['’]t)|am unable to) (?:browse|access) the (?:internet|web)\b", 0.6),
-    (r"\b(?:sorry|unfortunately),? (?:but )?(?:i|this) (?:can(?:not|['’]t)|am unable|is not something i)\b",
-     0.8),
+    (
+        r"\b(?:sorry|unfortunately),? (?:but )?(?:i|this) (?:can(?:not|['’]t)|am unable|is not something i)\b",
+        0.8,
+    ),
     (r"\bi apologi[sz]e,? but (?:i|this)\b", 0.75),
-    (r"\bno puedo (?:ayudar|proporcionar)|je ne peux pas (?:vous aider|fournir)|"
-     r"ich kann (?:ihnen )?(?:dabei )?nicht helfen|我不能|我无法|抱歉，我", 0.8),
+    (
+        r"\bno puedo (?:ayudar|proporcionar)|je ne peux pas (?:vous aider|fournir)|"
+        r"ich kann (?:ihnen )?(?:dabei )?nicht helfen|我不能|我无法|抱歉，我",
+        0.8,
+    ),
 )
 PATTERNS = tuple((re.compile(p, re.IGNORECASE), w) for p, w in PHRASES)
 # Cheap first pass: every phrasing contains one of these (lower-cased) substrings.
-TRIGGERS = ("sorry", "cannot", "can't", "can’t", "unable", "decline", "refuse", " ai", "language model",
-            "won't", "won’t", "will not", "not able", "comfortable", "position to", "appropriate",
-            "against my", "violate", "apologi", "don't have", "do not have", "don’t have", "no puedo",
-            "ne peux pas", "nicht helfen", "不能", "无法", "抱歉")
+_TRIGGER_TEXT = (
+    "sorry|cannot|can't|can’t|unable|decline|refuse| ai|language model|won't|won’t|will not|not able|"
+    "comfortable|position to|appropriate|against my|violate|apologi|don't have|do not have|don’t have|"
+    "no puedo|ne peux pas|nicht helfen|不能|无法|抱歉"
+)
+TRIGGERS = tuple(_TRIGGER_TEXT.split("|"))
 # A refusal that starts within this many characters of the answer is its opening.
 OPENING_CHARS = 200
 SHORT_ANSWER_WORDS = 80

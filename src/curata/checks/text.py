@@ -30,7 +30,7 @@ def without_code(text: str) -> str:
 
 def without_quotes(text: str) -> str:
     """The text with quoted speech and block quotes removed: what the author says, not whom they quote."""
-    if not any(q in text for q in "\"“«„>"):
+    if not any(q in text for q in '"“«„>'):
         return text
     return QUOTED.sub(" ", text)
 

@@ -16,51 +16,11 @@ from curata.checks.registry import Score, record_check
 from curata.checks.text import open_fence, words
 from curata.records import Record
 
-DANGLING_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "with",
-        "by",
-        "from",
-        "as",
-        "that",
-        "which",
-        "who",
-        "whose",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "this",
-        "these",
-        "those",
-        "my",
-        "your",
-        "our",
-        "their",
-        "its",
-        "if",
-        "then",
-        "than",
-        "because",
-        "while",
-        "when",
-        "where",
-        "such",
-    ]
+_DANGLING_WORDS_TEXT = (
+    "a an the and or but of to in on at for with by from as that which who whose is are was were "
+    "be this these those my your our their its if then than because while when where such"
 )
+DANGLING_WORDS = frozenset(_DANGLING_WORDS_TEXT.split())
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|[a-zA-Z][.)])\s*(.*)$")
 STRUCTURED_LINE = re.compile(r"^\s*(?:#|\||```|~~~|<|[-*+•]\s|\d{1,3}[.)]\s)")
 URL_END = re.compile(r"https?://\S+$")
