@@ -39,7 +39,8 @@ PHRASES: tuple[tuple[str, float], ...] = (
     (r"\bviolates? (?:my|openai['’]s|the) (?:content |usage )?(?:policy|policies|guidelines)\b", 0.85),
     (r"\bi (?:can(?:not|['’]t)|am unable to) (?:browse|access) the (?:internet|web)\b", 0.6),
     (
-        r"\b(?:sorry|unfortunately),? (?:but )?(?:i|this) (?:can(?:not|['’]t)|am unable|is not something i)\b",
+        r"\b(?:sorry|unfortunately),? (?:but )?(?:i|this) "
+        r"(?:can(?:not|['’]t)|am unable|is not something i)\b",
         0.8,
     ),
     (r"\bi apologi[sz]e,? but (?:i|this)\b", 0.75),
