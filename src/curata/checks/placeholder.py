@@ -15,23 +15,27 @@ from curata.records import Record
 
 # (pattern, severity, what)
 PATTERNS: tuple[tuple[re.Pattern[str], float, str], ...] = (
-    (re.compile(r"\{\{\s*[\w.\- ]{1,40}\s*\}\}"), 1.0, "unfilled template variable"),
+    # `{{name}}`, not `{{ github.repository }}` or `{{ x | upper }}`: dotted paths and filters are
+    # template code (Jinja, GitHub Actions, Handlebars) even outside a fence.
+    (re.compile(r"(?<![$\w])\{\{\s*[A-Za-z_]\w{0,39}\s*\}\}"), 1.0, "unfilled template variable"),
     (re.compile(r"<\s*no\s*_?input\s*>", re.IGNORECASE), 1.0, "'<noinput>' marker"),
     (
-        re.compile(r"\[\s*(?:insert|add|enter|put|fill in)\b[^\]\n]{0,80}\]", re.IGNORECASE),
+        re.compile(
+            r"\[\s*(?:insert|fill in|(?:enter|add|put) (?:your|the|a|an|name|date|here))\b[^\]\n]{0,80}\]",
+            re.IGNORECASE,
+        ),
         1.0,
         "'[insert ...]'",
     ),
     (re.compile(r"\blorem ipsum\b", re.IGNORECASE), 1.0, "lorem ipsum filler"),
     (re.compile(r"(?:^|\s)(?:TODO|TBD|FIXME)(?::|\b)"), 0.8, "TODO marker"),
-    (re.compile(r"\$\{\s*\w{1,40}\s*\}|%\(\w{1,40}\)s"), 0.6, "unfilled format variable"),
     (
         re.compile(r"\[(?:your|recipient['’]?s?|company|client) [\w' ]{1,30}\]", re.IGNORECASE),
         0.3,
         "fill-in bracket such as '[Your Name]'",
     ),
 )
-TRIGGERS = ("{{", "<", "[", "orem", "TODO", "TBD", "FIXME", "${", "%(")
+TRIGGERS = ("{{", "<", "[", "orem", "TODO", "TBD", "FIXME")
 
 
 def placeholder_score(text: str) -> tuple[float, str] | None:

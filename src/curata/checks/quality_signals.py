@@ -1,8 +1,8 @@
 """Model-free signals of answer quality, each in [0, 1] (higher is better) or None when it does not
 apply. They describe what a reader sees in a weak answer:
 
-- relevance: how much of the prompt's content vocabulary the answer takes up (answers to another
-  question, or generic filler, share little with the prompt);
+- relevance: the share of the prompt's content words (stop words dropped, 6-letter stems) that
+  the answer uses (answers to another question, or generic filler, share little with the prompt);
 - diversity: moving-average type-token ratio of the answer (padding and loops repeat words);
 - style: free of role-play stage directions (`*giggle*`) and runs of exclamation marks;
 - length: only very short answers score low (a label dataset is judged by `too_short` instead).
@@ -27,7 +27,7 @@ _STOPWORDS_TEXT = (
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 EMOTE = re.compile(r"(?<![*\w])\*[a-z][a-z \-]{1,25}\*(?![*\w])")
 EXCLAIM = re.compile(r"!")
-RELEVANCE_SATURATION = 0.5
+RELEVANCE_SATURATION = 1.0
 MATTR_WINDOW = 50
 
 

@@ -20,15 +20,21 @@ PHRASES: tuple[tuple[str, float], ...] = (
     (rf"\bi{_APOS}?m (?:really |very |so )?sorry,? but (?:i|as an ai)\b", 0.9),
     (
         rf"\bi (?:can(?:not|{_APOS}t)|won{_APOS}t|will not|am unable to|{_APOS}?m unable to|am not able to|"
-        rf"{_APOS}?m not able to) (?:help|assist|provide|fulfil+|comply|create|generate|write|answer|"
+        rf"{_APOS}?m not able to) (?:help(?! but)|assist|provide|fulfil+|comply|create|generate|write|answer|"
         r"do that|engage|support|participate|discuss|give)",
         0.85,
     ),
     (r"\bi must (?:respectfully )?(?:decline|refuse)\b", 0.9),
     (r"\b(?:i{_APOS}?m|i am) not (?:comfortable|in a position to)\b".replace("{_APOS}", _APOS), 0.7),
-    (r"\bas an ai(?: language model| assistant| model)?,? i\b", 0.75),
-    (r"\bas a (?:large )?language model\b", 0.75),
-    (rf"\bi{_APOS}?m (?:just|only) an ai\b", 0.6),
+    (
+        rf"\b(?:as an ai(?: language model| assistant| model)?|as a (?:large )?language model|"
+        rf"i{_APOS}?m (?:just |only )?(?:an ai|a (?:large )?language model)),? (?:\w+ ){{0,3}}?"
+        rf"(?:can(?:not|{_APOS}t)|don{_APOS}t|do not|am not|{_APOS}m not|am unable|won{_APOS}t|"
+        r"will not|have no)\b",
+        0.8,
+    ),
+    (r"\bas an ai(?: language model| assistant| model)?\b|\bas a (?:large )?language model\b", 0.4),
+    (rf"\bi{_APOS}?m (?:just|only) an ai\b", 0.4),
     (
         r"\bi (?:do not|don['’]t) have (?:personal (?:opinions|experiences|feelings|beliefs)|"
         r"the ability to|access to (?:real-time|the internet|current))",

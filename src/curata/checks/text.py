@@ -39,6 +39,15 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
 
 
+FENCE_LINE = re.compile(r"^[ \t]*(?:```|~~~)([^\n]*)$", re.MULTILINE)
+CODE_TAIL = re.compile(r"[{}()\[\];=,\\+\-*/<>|&]\s*$|^\s{2,}\S")
+
+
 def open_fence(text: str) -> bool:
-    """True when a fenced code block is opened and never closed."""
-    return len(FENCE.findall(text)) % 2 == 1
+    """True when a fenced code block is opened and never closed: an odd number of fences, and
+    either the last one names a language (an opener) or the text still ends like code."""
+    fences = FENCE_LINE.findall(text)
+    if len(fences) % 2 == 0 or text.rstrip().endswith(("```", "~~~")):
+        return False
+    last_line = text.rstrip().rsplit("\n", 1)[-1]
+    return bool(fences[-1].strip()) or bool(CODE_TAIL.search(last_line))

@@ -13,7 +13,7 @@ import re
 import orjson
 
 from curata.checks.registry import Score, record_check
-from curata.checks.text import open_fence, words
+from curata.checks.text import CODE_TAIL, open_fence, words
 from curata.records import Record
 
 _DANGLING_WORDS_TEXT = (
@@ -22,7 +22,7 @@ _DANGLING_WORDS_TEXT = (
 )
 DANGLING_WORDS = frozenset(_DANGLING_WORDS_TEXT.split())
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|[a-zA-Z][.)])\s*(.*)$")
-STRUCTURED_LINE = re.compile(r"^\s*(?:#|\||```|~~~|<|[-*+•]\s|\d{1,3}[.)]\s)")
+STRUCTURED_LINE = re.compile(r"^\s*(?:#|\||```|~~~|<|[-*+•]\s|\d{1,3}[.)]\s|[\w ]{1,24}:\s)")
 URL_END = re.compile(r"https?://\S+$")
 CLOSING = frozenset(".!?。！？…\"'”’»)]}>`*_~:;") | frozenset("😀🙂😊👍")
 # Minimum words in an answer before a missing full stop counts as a sign of truncation.
@@ -52,7 +52,7 @@ def truncation_score(text: str) -> tuple[float, str] | None:
     if item is not None and not item.group(1).strip():
         return 0.9, "the answer ends with an empty list item"
     last = stripped[-1]
-    if last in ",;-–—(":
+    if last in ",-–—(" and not CODE_TAIL.search(last_line.rstrip(",-–—(") + "x"):
         return 0.8, f"the answer ends with '{last}'"
     if last == ":" and len(words(stripped)) >= MIN_PROSE_WORDS:
         return 0.7, "the answer ends with ':' and nothing after it"

@@ -1,6 +1,20 @@
 """Pipeline stages. Importing this package registers the built-in ones."""
 
-from curata.stages import checks, conflicts, decide, dedup_exact, normalize, quality, select, split, stats
+from curata.stages import (
+    checks,
+    conflicts,
+    coverage,
+    decide,
+    dedup_exact,
+    formats,
+    labels,
+    lengths,
+    normalize,
+    quality,
+    select,
+    split,
+    stats,
+)
 from curata.stages.base import DatasetStage, DatasetView, DecisionStage, RowStage, Stage, StageKind
 from curata.stages.registry import STAGES, register_stage
 
@@ -14,8 +28,12 @@ __all__ = [
     "StageKind",
     "checks",
     "conflicts",
+    "coverage",
     "decide",
     "dedup_exact",
+    "formats",
+    "labels",
+    "lengths",
     "normalize",
     "quality",
     "register_stage",

@@ -1,7 +1,7 @@
 """Classification checks over the whole set: `class_imbalance` (a dataset-level finding naming the
 classes and their shares) and `label_error` (per record, by confident learning).
 
-Records with a label are classified from their prompt text (for `text_label` data, the text). The
+Records with a label are classified from their whole text (for `text_label` data, the text). The
 label_error score is 1 - p(given label) out of sample, placed so that it reaches 0.5 exactly when
 cleanlab calls the label an issue: the flag is cleanlab's decision, the score its strength.
 Instruction data without labels gets a positive/negative balance of its yes/no-style answers.
@@ -60,6 +60,10 @@ class LabelSettings(StageSettings):
     min_share: float = Field(0.05, ge=0.0, lt=1.0)
     # Records with labels before label errors are looked for at all.
     min_records: int = Field(50, ge=2)
+    # Label errors are only reported when the classifier removes at least this share of the errors
+    # of always guessing the largest class: labels the text cannot predict (e.g. KTO's good/bad
+    # answer labels) say nothing about which labels are wrong.
+    min_error_reduction: float = Field(0.3, ge=0.0, le=1.0)
 
 
 def imbalance_finding(counts: Counter[str], settings: LabelSettings, what: str) -> Finding | None:
@@ -157,10 +161,20 @@ class Labels(DatasetStage):
         if self.use_embedding:
             features: object = np.stack(data.take(rows, [EMBEDDING]).column(0).to_numpy(zero_copy_only=False))
         else:
-            texts = side_texts(data.take(rows, ["turns"]), "prompt")
+            texts = side_texts(data.take(rows, ["turns"]), "conversation")
             features = tfidf_features(texts, self.settings.max_features)
         folds = min(self.settings.folds, int(np.bincount(y).min()))
         probs = out_of_sample_probabilities(features, y, folds, self.settings.c)
+        accuracy = float((probs.argmax(axis=1) == y).mean())
+        baseline = float(np.bincount(y).max() / len(y))
+        about = {
+            "features": EMBEDDING if self.use_embedding else "tfidf",
+            "classified": len(rows),
+            "cv_accuracy": round(accuracy, 4),
+            "majority_baseline": round(baseline, 4),
+        }
+        if accuracy - baseline < self.settings.min_error_reduction * (1.0 - baseline):
+            return {**about, "issues": 0, "skipped": "the classifier does not beat the majority class"}
         found = find_issues(y, probs, self.settings.filter_by)
         doubt = 1.0 - found.given_probability
         # Issues land in [0.5, 1], the rest in [0, 0.5): the flag is cleanlab's call.
@@ -174,11 +188,7 @@ class Labels(DatasetStage):
                     f"label '{labels[row]}' looks wrong: p={found.given_probability[k]:.2f} out of sample; "
                     f"most likely '{best}' (p={probs[k, found.suggested[k]]:.2f})"
                 )
-        return {
-            "features": EMBEDDING if self.use_embedding else "tfidf",
-            "classified": len(rows),
-            "issues": int(found.is_issue.sum()),
-        }
+        return {**about, "issues": int(found.is_issue.sum())}
 
     def binary_answers(self, data: DatasetView) -> Counter[str]:
         answers: Counter[str] = Counter()

@@ -44,7 +44,8 @@ DEFAULT_CHECK_WEIGHTS = {
     "pii": 0.0,
     "language_mismatch": 0.5,
     "format_inconsistency": 0.5,
-    "too_short": 0.5,
+    # The `length` signal already scores short answers.
+    "too_short": 0.0,
     "too_long": 0.2,
     "label_error": 0.5,
 }
@@ -55,7 +56,7 @@ class QualitySettings(StageSettings):
     check_weights: dict[str, float] = Field(default_factory=dict)
     # Weights of the model-free signals in the base score, and of `judge_score` when present.
     signal_weights: dict[str, float] = Field(
-        default_factory=lambda: {"relevance": 0.4, "diversity": 0.3, "style": 0.3, "length": 0.1}
+        default_factory=lambda: {"relevance": 1.0, "diversity": 1.0, "style": 1.0, "length": 0.25}
     )
     judge_weight: float = Field(2.0, ge=0.0)
     # Records whose quality falls to this or below are `low_quality`.
