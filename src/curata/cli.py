@@ -70,6 +70,10 @@ def run(
     batch_rows: Annotated[int, typer.Option(help="records per batch")] = 8192,
     engine: Annotated[str, typer.Option(help="local (default) or ray (needs curata[ray])")] = "local",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+    decontaminate_against: Annotated[
+        list[str] | None,
+        typer.Option(help="eval set(s) to check prompts against (any input format); repeat for several"),
+    ] = None,
 ) -> None:
     """Curate INPUTS into OUT: curated.jsonl, rejected.jsonl, findings.jsonl, signals.parquet, report.html."""
     from curata.progress import make_reporter
@@ -79,6 +83,8 @@ def run(
     options = RunOptions(
         list(inputs), out, recipe, format, export_format, strict, workers, batch_rows, engine=engine
     )
+    if decontaminate_against:
+        options.extra["decontaminate_against"] = list(decontaminate_against)
     with make_reporter(quiet) as reporter:
         result = run_job(options, reporter)
     if not quiet:

@@ -110,6 +110,10 @@ def plan_run(options: RunOptions) -> tuple[list[InputFile], Plan, str]:
         if options.recipe_text is not None
         else load_recipe(options.recipe)
     )
+    if options.extra.get("decontaminate_against"):
+        from curata.checks.eval_sets import with_eval_sets
+
+        recipe = with_eval_sets(recipe, options.extra["decontaminate_against"])
     fingerprint = input_fingerprint(inputs, options)
     return inputs, build_plan(recipe, fingerprint), fingerprint
 

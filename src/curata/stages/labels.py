@@ -63,7 +63,7 @@ class LabelSettings(StageSettings):
     # Label errors are only reported when the classifier removes at least this share of the errors
     # of always guessing the largest class: labels the text cannot predict (e.g. KTO's good/bad
     # answer labels) say nothing about which labels are wrong.
-    min_error_reduction: float = Field(0.3, ge=0.0, le=1.0)
+    min_error_reduction: float = Field(0.2, ge=0.0, le=1.0)
 
 
 def imbalance_finding(counts: Counter[str], settings: LabelSettings, what: str) -> Finding | None:
