@@ -28,7 +28,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], float, str], ...] = (
         "'[insert ...]'",
     ),
     (re.compile(r"\blorem ipsum\b", re.IGNORECASE), 1.0, "lorem ipsum filler"),
-    (re.compile(r"(?:^|\s)(?:TODO|TBD|FIXME)(?::|\b)"), 0.8, "TODO marker"),
+    (re.compile(r"^\s*(?:TODO|TBD|FIXME)\b|\b(?:TODO|TBD|FIXME):", re.MULTILINE), 0.8, "TODO marker"),
     (
         re.compile(r"\[(?:your|recipient['’]?s?|company|client) [\w' ]{1,30}\]", re.IGNORECASE),
         0.3,
