@@ -14,7 +14,10 @@ from curata.checks import (
     repetition,
     truncation,
 )
+from curata.checks.plugins import load_plugins
 from curata.checks.registry import CHECKS, Action, CheckInfo, Score, declare_check, record_check
+
+load_plugins()
 
 __all__ = [
     "CHECKS",
