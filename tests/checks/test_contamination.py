@@ -47,7 +47,12 @@ def test_contamination_ignores_an_unrelated_prompt_on_the_same_topic() -> None:
 def test_contamination_checks_user_eval_sets_in_any_format(tmp_path: Path) -> None:
     evals = write_jsonl(
         tmp_path / "my_eval.jsonl",
-        [{"instruction": "Name three rivers that flow through more than four European countries.", "output": ""}],
+        [
+            {
+                "instruction": "Name three rivers that flow through more than four European countries.",
+                "output": "",
+            }
+        ],
     )
     record = chat("Name three rivers that flow through more than four European countries.", "The Danube...")
     assert not flagged("contamination", record)

@@ -47,7 +47,9 @@ def test_format_inconsistency_is_quiet_on_mixed_instruction_data(run_curata: Any
 
 def test_too_long_and_too_short_use_the_stats_token_counts(run_curata: Any, tmp_path: Path) -> None:
     long_answer = "A full explanation with many details and examples. " * 40
-    rows = [{"instruction": f"Explain topic {i} in depth.", "output": long_answer + str(i)} for i in range(20)]
+    rows = [
+        {"instruction": f"Explain topic {i} in depth.", "output": long_answer + str(i)} for i in range(20)
+    ]
     rows.append({"instruction": "Explain topic 99 in depth.", "output": "Yes."})
     rows.append({"instruction": "Explain everything.", "output": "word " * 5000})
     config = recipe(tmp_path, "stages: [stats, lengths: {max_total_tokens: 4000}, decide]\n")
@@ -66,7 +68,9 @@ def test_class_imbalance_names_classes_and_ratios(run_curata: Any, tmp_path: Pat
 
 
 def test_binary_answer_balance_is_reported_for_instruction_data(run_curata: Any, tmp_path: Path) -> None:
-    rows = [{"instruction": f"Is {i} an even number?", "output": "Yes" if i < 50 else "No"} for i in range(56)]
+    rows = [
+        {"instruction": f"Is {i} an even number?", "output": "Yes" if i < 50 else "No"} for i in range(56)
+    ]
     run = run_curata(write_jsonl(tmp_path / "d.jsonl", rows))
     assert run.summary["stage_summaries"]["labels"]["binary_answers"] == {"positive": 50, "negative": 6}
     assert any(f["check"] == "class_imbalance" and "binary" in f["message"] for f in run.findings)
@@ -75,7 +79,8 @@ def test_binary_answer_balance_is_reported_for_instruction_data(run_curata: Any,
 def test_label_error_finds_real_imdb_label_errors(run_curata: Any, tmp_path: Path) -> None:
     """1,000 real IMDB reviews; the human-verified errors are 15.5% of them."""
     source = REAL / "imdb_label_errors_1000.jsonl.gz"
-    truth = {r["id"]: r["is_label_error_paper"] for r in map(json.loads, gzip.open(source, "rt"))}
+    with gzip.open(source, "rt") as handle:
+        truth = {r["id"]: r["is_label_error_paper"] for r in map(json.loads, handle)}
     run = run_curata(source)
     flagged = {f["id"] for f in run.findings if f["check"] == "label_error"}
     errors = {i for i, bad in truth.items() if bad}
@@ -105,7 +110,9 @@ def test_label_error_stays_quiet_when_labels_are_not_predictable(run_curata: Any
 
 
 def test_coverage_gap_for_declared_labels_topics_and_task_types(run_curata: Any, tmp_path: Path) -> None:
-    rows = [{"instruction": f"Write a recipe for soup number {i}.", "output": "Boil water."} for i in range(25)]
+    rows = [
+        {"instruction": f"Write a recipe for soup number {i}.", "output": "Boil water."} for i in range(25)
+    ]
     rows += [{"instruction": "What is the capital of France?", "output": "Paris."}]
     config = recipe(
         tmp_path,
@@ -135,7 +142,11 @@ class FakeTopics(RowStage):
 
     def process(self, batch: pa.Table) -> dict[str, pa.Array]:
         firsts = [t[0]["content"].split()[0] for t in batch.column("turns").to_pylist()]
-        return {"topic_cluster": pa.array([0 if w == "Cook" else 1 if w == "Fix" else 2 for w in firsts], pa.int32())}
+        return {
+            "topic_cluster": pa.array(
+                [0 if w == "Cook" else 1 if w == "Fix" else 2 for w in firsts], pa.int32()
+            )
+        }
 
 
 def test_coverage_gap_for_thin_topic_clusters(run_curata: Any, tmp_path: Path) -> None:

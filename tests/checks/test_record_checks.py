@@ -78,7 +78,7 @@ def test_refusal_flags_many_phrasings(answer: str) -> None:
 @pytest.mark.parametrize(
     "answer",
     [
-        'The ship\'s computer blinked. "I\'m sorry, Dave, but I cannot do that," it said, and the '
+        "The ship's computer blinked. \"I'm sorry, Dave, but I cannot do that,\" it said, and the "
         "astronaut laughed, because he had already opened the pod bay doors by hand.",
         "> I'm sorry, but I cannot help with that.\n\nThat is the reply the old chatbot gave; the new "
         "one answers the question.",
@@ -199,7 +199,10 @@ def test_language_mismatch_flags_an_answer_in_another_language() -> None:
             "What is the best way to learn to play the piano as an adult beginner?",
             "Practise a little every day, and find a patient teacher who likes adults.",
         ),
-        ("Write a function that adds two numbers together.", "```python\ndef add(a, b):\n    return a + b\n```"),
+        (
+            "Write a function that adds two numbers together.",
+            "```python\ndef add(a, b):\n    return a + b\n```",
+        ),
     ],
 )
 def test_language_mismatch_ignores_translations_same_language_and_code(prompt: str, answer: str) -> None:
