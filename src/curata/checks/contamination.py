@@ -23,6 +23,7 @@ from pathlib import Path
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from xxhash import xxh3_64_intdigest
 
 from curata.checks.registry import Score, record_check
 from curata.checks.text import words
@@ -115,9 +116,13 @@ def file_items(path: str, all_turns: bool) -> list[BenchmarkItem]:
 
 
 def shingles(tokens: list[str], n: int) -> set[int]:
+    """Hashed word n-grams; xxhash, not `hash()`, so every worker process agrees (reproducible runs)."""
     if len(tokens) < n:
-        return {hash(tuple(tokens))} if tokens else set()
-    return {hash(tuple(tokens[i : i + n])) for i in range(len(tokens) - n + 1)}
+        return {xxh3_64_intdigest(" ".join(tokens).encode("utf-8", "surrogatepass"))} if tokens else set()
+    return {
+        xxh3_64_intdigest(" ".join(tokens[i : i + n]).encode("utf-8", "surrogatepass"))
+        for i in range(len(tokens) - n + 1)
+    }
 
 
 class NgramIndex:
@@ -153,7 +158,8 @@ class NgramIndex:
                 candidates[index] += 1
         best: tuple[float, BenchmarkItem] | None = None
         strict: set[int] | None = None
-        for index, _ in candidates.most_common(10):
+        # Most shared n-grams first, then item order: the same answer whatever the set order.
+        for index in sorted(candidates, key=lambda i: (-candidates[i], i))[:10]:
             loose = len(self.loose_sets[index] & grams) / len(self.loose_sets[index])
             if loose < 0.2:
                 continue

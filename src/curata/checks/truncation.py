@@ -27,6 +27,7 @@ URL_END = re.compile(r"https?://\S+$")
 CLOSING = frozenset(".!?。！？…\"'”’»)]}>`*_~:;") | frozenset("😀🙂😊👍")
 # Minimum words in an answer before a missing full stop counts as a sign of truncation.
 MIN_PROSE_WORDS = 40
+MIN_DANGLING_WORDS = 12
 
 
 def json_unfinished(text: str) -> bool:
@@ -61,11 +62,12 @@ def truncation_score(text: str) -> tuple[float, str] | None:
     if URL_END.search(last_line) or STRUCTURED_LINE.match(last_line):
         return None
     tokens = words(stripped)
+    tail = words(last_line)
+    # "... and the" cannot end a sentence; a short answer may still be a title or a name.
+    if len(tokens) >= MIN_DANGLING_WORDS and tail and tail[-1] in DANGLING_WORDS:
+        return 0.85, f"the answer stops mid-sentence after '{tail[-1]}'"
     if len(tokens) < MIN_PROSE_WORDS:
         return None
-    tail = words(last_line)
-    if tail and tail[-1] in DANGLING_WORDS:
-        return 0.85, f"the answer stops mid-sentence after '{tail[-1]}'"
     if len(tail) >= 6:
         return 0.6, "the answer's last sentence has no closing punctuation"
     return None
