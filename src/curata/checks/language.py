@@ -27,6 +27,8 @@ ASKS_FOR_LANGUAGE = re.compile(
     rf"translat|\b(?:{LANGUAGE_NAMES})\b|language|翻译|übersetz|tradu", re.IGNORECASE
 )
 LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+# Language id cost grows with length; the first few hundred characters decide it.
+SAMPLE_CHARS = 600
 
 
 class LanguageSettings(BaseModel):
@@ -52,9 +54,9 @@ class LanguageMismatch:
 
     def identify(self, text: str) -> tuple[str, float] | None:
         prose = without_code(text)
-        if len(LETTERS.findall(prose[:2000])) < self.settings.min_letters:
+        if len(LETTERS.findall(prose[:SAMPLE_CHARS])) < self.settings.min_letters:
             return None
-        lang, prob = self.identifier.classify(prose[:2000])
+        lang, prob = self.identifier.classify(prose[:SAMPLE_CHARS])
         return (str(lang), float(prob)) if prob >= self.settings.min_confidence else None
 
     def __call__(self, record: Record) -> Score | None:
