@@ -5,7 +5,9 @@ case, punctuation dropped). A record is compared with the items that share a rar
 prompt, and scored by containment: the share of the item's n-grams found in the prompt (so a
 benchmark question pasted inside a longer prompt still scores 1.0). Two views, the highest wins:
 - `ngram` (8) word n-grams: long verbatim spans;
-- `loose_ngram` (3) word n-grams: survives light edits (10% of words changed keeps ~70% of 3-grams).
+- `loose_ngram` (3) word n-grams, times the share of the item's content words (stop words
+  dropped) in the prompt: survives light edits (10% of words changed keeps ~70% of 3-grams and
+  ~90% of content words) but not a shared phrasing about another topic.
 
 Bundled items: MT-bench and Vicuna-bench questions (see `curata/data/benchmarks/README.md`).
 Users add their own eval sets with `curata run --decontaminate-against FILE...` or the recipe's
@@ -26,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from xxhash import xxh3_64_intdigest
 
 from curata.checks.registry import Score, record_check
-from curata.checks.text import words
+from curata.checks.text import content_words, words
 from curata.errors import InputError
 from curata.records import Record
 
@@ -133,6 +135,7 @@ class NgramIndex:
         self.items: list[BenchmarkItem] = []
         self.strict: list[set[int]] = []
         self.loose_sets: list[set[int]] = []
+        self.content: list[set[str]] = []
         postings: dict[int, list[int]] = {}
         for item in items:
             tokens = words(item.text)
@@ -143,6 +146,7 @@ class NgramIndex:
             self.strict.append(shingles(tokens, ngram))
             grams = shingles(tokens, loose)
             self.loose_sets.append(grams)
+            self.content.append(set(content_words(item.text)))
             for gram in grams:
                 postings.setdefault(gram, []).append(index)
         self.postings = {g: ids for g, ids in postings.items() if len(ids) <= MAX_ITEMS_PER_GRAM}
@@ -158,15 +162,20 @@ class NgramIndex:
                 candidates[index] += 1
         best: tuple[float, BenchmarkItem] | None = None
         strict: set[int] | None = None
+        said: set[str] | None = None
         # Most shared n-grams first, then item order: the same answer whatever the set order.
         for index in sorted(candidates, key=lambda i: (-candidates[i], i))[:10]:
             loose = len(self.loose_sets[index] & grams) / len(self.loose_sets[index])
             if loose < 0.2:
                 continue
-            if strict is None:
+            if strict is None or said is None:
                 strict = shingles(tokens, self.ngram)
+                said = set(content_words(text))
             exact = len(self.strict[index] & strict) / len(self.strict[index])
-            score = max(loose, exact)
+            # Shared phrasing alone ("how can I improve my ... skills") is not the same question:
+            # the loose view also needs the item's content words.
+            topic = len(self.content[index] & said) / max(len(self.content[index]), 1)
+            score = max(loose * topic, exact)
             if best is None or score > best[0]:
                 best = (score, self.items[index])
         return best

@@ -15,9 +15,9 @@ from curata.records import Record
 
 # (pattern, severity, what)
 PATTERNS: tuple[tuple[re.Pattern[str], float, str], ...] = (
-    # `{{name}}`, not `{{ github.repository }}` or `{{ x | upper }}`: dotted paths and filters are
-    # template code (Jinja, GitHub Actions, Handlebars) even outside a fence.
-    (re.compile(r"(?<![$\w])\{\{\s*[A-Za-z_]\w{0,39}\s*\}\}"), 1.0, "unfilled template variable"),
+    # `{{name}}`, not `{{ user }}`, `{{ github.repository }}` or `{{ x | upper }}`: spaced, dotted
+    # and filtered variables are template code (Jinja, GitHub Actions) even outside a fence.
+    (re.compile(r"(?<![$\w])\{\{[A-Za-z_]\w{0,39}\}\}"), 1.0, "unfilled template variable"),
     (re.compile(r"<\s*no\s*_?input\s*>", re.IGNORECASE), 1.0, "'<noinput>' marker"),
     (
         re.compile(

@@ -13,27 +13,12 @@ from __future__ import annotations
 import math
 import re
 
-from curata.checks.text import without_code, words
+from curata.checks.text import content_words, without_code, words
 
-_STOPWORDS_TEXT = (
-    "a about above after again all also am an and any are as at be because been before being "
-    "below between both but by can could did do does doing down during each few for from further "
-    "had has have having he her here hers him his how i if in into is it its itself just me more "
-    "most my no nor not now of off on once only or other our ours out over own same she should "
-    "so some such than that the their theirs them then there these they this those through to "
-    "too under until up very was we were what when where which while who whom why will with "
-    "would you your yours please following given answer question write using use one two"
-)
-STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 EMOTE = re.compile(r"(?<![*\w])\*[a-z][a-z \-]{1,25}\*(?![*\w])")
 EXCLAIM = re.compile(r"!")
 RELEVANCE_SATURATION = 1.0
 MATTR_WINDOW = 50
-
-
-def content_words(text: str) -> list[str]:
-    # A 6-letter prefix is a cheap stemmer: "running"/"runner" stay apart, "explain"/"explains" meet.
-    return [w[:6] for w in words(text) if len(w) > 2 and w not in STOPWORDS]
 
 
 def relevance(prompt: str, answer: str) -> float | None:

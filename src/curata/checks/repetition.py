@@ -23,6 +23,7 @@ from curata.records import Record, Role
 MIN_UNITS = 6
 NGRAM = 10
 MIN_WORDS_FOR_NGRAMS = 60
+SHORT_UNIT_RUN = 8
 
 
 def repeated_share(units: list[str]) -> float:
@@ -33,11 +34,13 @@ def repeated_share(units: list[str]) -> float:
 
 
 def longest_run(units: list[str]) -> int:
-    """The longest stretch of one unit repeated back to back."""
+    """The longest stretch of one unit repeated back to back. Units of one or two words (table
+    cells, type names in a list) count only in runs of `SHORT_UNIT_RUN` or more."""
     best = run = 1
     for a, b in pairwise(units):
         run = run + 1 if a == b else 1
-        best = max(best, run)
+        if len(a.split()) >= 3 or run >= SHORT_UNIT_RUN:
+            best = max(best, run)
     return best if units else 0
 
 

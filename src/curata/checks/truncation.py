@@ -21,8 +21,8 @@ _DANGLING_WORDS_TEXT = (
     "be this these those my your our their its if then than because while when where such"
 )
 DANGLING_WORDS = frozenset(_DANGLING_WORDS_TEXT.split())
-LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|[a-zA-Z][.)])\s*(.*)$")
-STRUCTURED_LINE = re.compile(r"^\s*(?:#|\||```|~~~|<|[-*+•]\s|\d{1,3}[.)]\s|[\w ]{1,24}:\s)")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s*(.*)$")
+STRUCTURED_LINE = re.compile(r"^\s*(?:#|\||```|~~~|<|>|[-*+•]\s|\d{1,3}[.)]\s|[\w ]{1,24}:\s)")
 URL_END = re.compile(r"https?://\S+$")
 CLOSING = frozenset(".!?。！？…\"'”’»)]}>`*_~:;") | frozenset("😀🙂😊👍")
 # Minimum words in an answer before a missing full stop counts as a sign of truncation.
@@ -68,9 +68,18 @@ def truncation_score(text: str) -> tuple[float, str] | None:
         return 0.85, f"the answer stops mid-sentence after '{tail[-1]}'"
     if len(tokens) < MIN_PROSE_WORDS:
         return None
-    if len(tail) >= 6:
-        return 0.6, "the answer's last sentence has no closing punctuation"
+    if len(tail) >= 6 and not verse(stripped):
+        # Under the drop threshold: people often end a text without a full stop (LIMA's answers
+        # do); it still lowers `quality`.
+        return 0.45, "the answer's last sentence has no closing punctuation"
     return None
+
+
+def verse(text: str) -> bool:
+    """Poems, lyrics and line-per-item text end lines without punctuation by design."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    bare = sum(1 for line in lines if line[-1].isalnum())
+    return len(lines) >= 4 and bare / len(lines) >= 0.5
 
 
 @record_check(

@@ -128,7 +128,8 @@ class Quality(RowStage):
         ]
         out: dict[str, pa.Array] = {"quality": pa.array(quality.astype(np.float32))}
         for s in SIGNALS:
-            out[f"quality_{s}"] = pa.array(values[s].astype(np.float32))
+            # Null, not NaN, where a signal does not apply: nulls compare equal across runs.
+            out[f"quality_{s}"] = pa.array(values[s].astype(np.float32), mask=np.isnan(values[s]))
         out[score_column(CODE)] = pa.array(low.astype(np.float32))
         out[message_column(CODE)] = pa.array(messages, pa.string())
         return out
