@@ -53,7 +53,7 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
 
 
-CODE_TAIL = re.compile(r"[{}()\[\];=,\\+\-*/<>|&]\s*$|^\s{2,}\S")
+CODE_TAIL = re.compile(r"[{}()\[\];=,\\+\-*/<>|&]\s*$")
 
 
 def open_fence(text: str) -> bool:
