@@ -13,7 +13,7 @@ import re
 from pydantic import BaseModel, ConfigDict
 
 from curata.checks.registry import Score, record_check
-from curata.checks.text import without_code
+from curata.checks.text import STOPWORDS, without_code
 from curata.records import Record, Role
 
 LANGUAGE_NAMES = (
@@ -29,6 +29,16 @@ ASKS_FOR_LANGUAGE = re.compile(
 LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 # Language id cost grows with length; the first few hundred characters decide it.
 SAMPLE_CHARS = 600
+# Text where this share of the words are English function words is English: identifying it costs
+# ~1 ms a call, so two plainly English sides skip the model (most records of most sets).
+ENGLISH_STOPWORD_SHARE = 0.25
+
+
+def plainly_english(text: str) -> bool:
+    tokens = text[:SAMPLE_CHARS].lower().split()
+    return len(tokens) >= 8 and sum(t.strip(".,;:!?\"'()") in STOPWORDS for t in tokens) / len(tokens) >= (
+        ENGLISH_STOPWORD_SHARE
+    )
 
 
 class LanguageSettings(BaseModel):
@@ -68,10 +78,13 @@ class LanguageMismatch:
         )
         if answer_index is None:
             return None
+        answer = record.turns[answer_index].content
+        if plainly_english(prompt) and plainly_english(without_code(answer)):
+            return None
         asked = self.identify(prompt)
         if asked is None:
             return None
-        answered = self.identify(record.turns[answer_index].content)
+        answered = self.identify(answer)
         if answered is None or answered[0] == asked[0]:
             return None
         return Score(

@@ -59,7 +59,7 @@ PHRASES: tuple[tuple[str, float], ...] = (
 PATTERNS = tuple((re.compile(p, re.IGNORECASE), w) for p, w in PHRASES)
 # Cheap first pass: every phrasing contains one of these (lower-cased) substrings.
 _TRIGGER_TEXT = (
-    "sorry|cannot|can't|can’t|unable|decline|refuse| ai|language model|won't|won’t|will not|not able|"
+    "sorry|cannot|can't|can’t|unable|decline|refuse|an ai|language model|won't|won’t|will not|not able|"
     "comfortable|position to|appropriate|against my|violate|apologi|don't have|do not have|don’t have|"
     "no puedo|ne peux pas|nicht helfen|不能|无法|抱歉"
 )
@@ -67,22 +67,26 @@ TRIGGERS = tuple(_TRIGGER_TEXT.split("|"))
 # A refusal that starts within this many characters of the answer is its opening.
 OPENING_CHARS = 200
 SHORT_ANSWER_WORDS = 80
+SEARCH_CHARS = 1500
 
 
 def refusal_score(text: str) -> tuple[float, str] | None:
-    lowered = text.lower()
+    head = text[:SEARCH_CHARS]
+    lowered = head.lower()
     if not any(t in lowered for t in TRIGGERS):
         return None
-    own = without_quotes(without_code(text))
+    # Refusals open (or make up) an answer: the first characters are enough, and long answers stay
+    # cheap. Deeper phrases would only be disclaimers, scored under the threshold anyway.
+    own = without_quotes(without_code(head))
+    found = [(m, w) for pattern, w in PATTERNS if (m := pattern.search(own)) is not None]
+    if not found:
+        return None
+    short = len(text) <= SEARCH_CHARS and len(words(own)) <= SHORT_ANSWER_WORDS
     best: tuple[float, str] | None = None
-    n_words = max(len(words(own)), 1)
-    for pattern, weight in PATTERNS:
-        match = pattern.search(own)
-        if match is None:
-            continue
+    for match, weight in found:
         opening = match.start() < OPENING_CHARS
         # A refusal is the answer when it opens it and little else follows.
-        scale = 1.0 if opening and n_words <= SHORT_ANSWER_WORDS else 0.75 if opening else 0.35
+        scale = 1.0 if opening and short else 0.75 if opening else 0.35
         score = weight * scale
         if best is None or score > best[0]:
             best = (score, f"refusal phrase '{match.group(0)}'")
