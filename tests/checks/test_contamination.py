@@ -44,6 +44,12 @@ def test_contamination_ignores_an_unrelated_prompt_on_the_same_topic() -> None:
     assert not flagged("contamination", chat(prompt, "Layers and rain gear."))
 
 
+def test_contamination_ignores_the_same_phrasing_about_another_topic() -> None:
+    """Vicuna-bench #1 is 'How can I improve my time management skills?'."""
+    assert not flagged("contamination", chat("How can I improve my public speaking skills?", "Practise."))
+    assert flagged("contamination", chat("How can I improve my time management skills?", "Plan."))
+
+
 def test_contamination_checks_user_eval_sets_in_any_format(tmp_path: Path) -> None:
     evals = write_jsonl(
         tmp_path / "my_eval.jsonl",

@@ -54,6 +54,18 @@ def test_truncated_response_ignores_complete_answers(answer: str) -> None:
     assert not flagged("truncated_response", chat("Explain.", answer))
 
 
+def test_truncated_response_ignores_inline_triple_backticks_and_verse() -> None:
+    inline = "Run ```git submodule add <url> snippets/``` in ~/.janus.\n\nThen ```git commit``` and push."
+    verse = "Roses are red\nViolets are blue\nThe sea is wide\nAnd I miss you\n" * 3
+    assert run_check("truncated_response", chat("How?", inline)) is None
+    assert not flagged("truncated_response", chat("Write a poem.", verse.strip() + "\n" + LONG_PROSE))
+
+
+def test_truncated_response_keeps_a_missing_full_stop_under_the_drop_threshold() -> None:
+    result = run_check("truncated_response", chat("Explain.", LONG_PROSE))
+    assert result is not None and 0 < result.value < 0.5
+
+
 def test_truncated_response_ignores_closed_code_block_at_the_end() -> None:
     answer = "Use a dictionary comprehension:\n\n```python\nsquares = {n: n * n for n in range(10)}\n```"
     assert run_check("truncated_response", chat("Show me.", answer)) is None
@@ -102,6 +114,11 @@ def test_repetition_flags_repeated_ngrams_across_lines() -> None:
 
 def test_repetition_ignores_a_poem_with_a_refrain() -> None:
     assert not flagged("repetition", chat("Write a poem about waiting.", POEM))
+
+
+def test_repetition_ignores_repeated_table_cells() -> None:
+    answer = "The column types are:\n" + "\n".join(["boolean"] * 5) + "\nand the rest are strings of text."
+    assert not flagged("repetition", chat("What types?", answer))
 
 
 def test_repetition_ignores_a_normal_list() -> None:

@@ -62,7 +62,8 @@ def repetition_score(text: str) -> tuple[float, str] | None:
     run = max(longest_run(lines), longest_run(sents))
     if run >= 3:
         candidates.append((min(1.0, 0.5 + 0.1 * run), f"the same line or sentence {run} times in a row"))
-    line_share = repeated_share(lines)
+    # Short lines (table cells, type names) repeat legitimately; loops repeat sentences.
+    line_share = repeated_share([line for line in lines if len(line.split()) >= 3])
     if line_share > 0.5:
         candidates.append((min(1.0, line_share + 0.2), f"{line_share:.0%} of lines repeat an earlier line"))
     sent_share = repeated_share(sents)
