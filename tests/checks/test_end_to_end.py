@@ -50,6 +50,8 @@ def test_default_recipe_drops_and_flags_as_documented(run_curata: Any, tmp_path:
     assert quality["good"] > quality["refusal"] and quality["good"] > quality["loop"]
     checks = run.summary["checks"]
     assert checks["refusal"]["dropped"] == 1 and checks["pii"]["action"] == "flag"
+    report = (run.out / "report.html").read_text()
+    assert "Coverage and consistency" in report and "Task types" in report
 
 
 def test_custom_check_plugin_from_the_docs(tmp_path: Path) -> None:
