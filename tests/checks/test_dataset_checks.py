@@ -149,6 +149,43 @@ class FakeTopics(RowStage):
         }
 
 
+@register_stage
+class FakeEmbed(RowStage):
+    """Stands in for the `embed` stage: a 16-d float32 vector that encodes the text's true class,
+    plus noise (the text says `true=<class>`, the label may disagree)."""
+
+    name = "test_fake_embed"
+    description = "test only"
+
+    def reads(self) -> frozenset[str]:
+        return frozenset({"turns"})
+
+    def writes(self) -> dict[str, pa.DataType]:
+        return {"embedding": pa.list_(pa.float32(), 16)}
+
+    def process(self, batch: pa.Table) -> dict[str, pa.Array]:
+        rng = np.random.default_rng(batch.num_rows)
+        texts = [t[0]["content"] for t in batch.column("turns").to_pylist()]
+        vectors = rng.normal(0, 1, (len(texts), 16)).astype(np.float32)
+        vectors[:, 0] += np.array([5.0 if "true=a" in t else -5.0 for t in texts], dtype=np.float32)
+        flat = pa.array(vectors.ravel(), pa.float32())
+        return {"embedding": pa.FixedSizeListArray.from_arrays(flat, 16)}
+
+
+def test_label_error_uses_the_embedding_column_when_present(run_curata: Any, tmp_path: Path) -> None:
+    rows = [
+        {"text": f"item {i} true={'a' if i % 2 else 'b'}", "label": "a" if i % 2 else "b"} for i in range(200)
+    ]
+    wrong = {str(i) for i in (3, 10, 57, 88, 121, 150)}
+    for i in map(int, wrong):
+        rows[i]["label"] = "b" if rows[i]["label"] == "a" else "a"
+    config = recipe(tmp_path, "stages: [test_fake_embed, labels, decide]\n")
+    run = run_curata(write_jsonl(tmp_path / "d.jsonl", rows), extra=["--recipe", config])
+    assert run.summary["stage_summaries"]["labels"]["label_error"]["features"] == "embedding"
+    flagged = {f["id"] for f in run.findings if f["check"] == "label_error"}
+    assert len(wrong & flagged) >= 5 and len(flagged - wrong) <= 4
+
+
 def test_coverage_gap_for_thin_topic_clusters(run_curata: Any, tmp_path: Path) -> None:
     assert STAGES["test_fake_topics"] is FakeTopics
     rows = [{"instruction": f"Cook dish {i}", "output": "ok"} for i in range(40)]
