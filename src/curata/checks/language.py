@@ -9,6 +9,7 @@ any language named in the prompt) are expected to mismatch and are skipped.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -57,10 +58,17 @@ class LanguageSettings(BaseModel):
 )
 class LanguageMismatch:
     def __init__(self, settings: LanguageSettings) -> None:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
         self.settings = settings
-        self.identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        self._identifier: Any = None
+
+    @property
+    def identifier(self) -> Any:
+        """The model, loaded on first use (1.5 s): plainly English sets never need it."""
+        if self._identifier is None:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        return self._identifier
 
     def identify(self, text: str) -> tuple[str, float] | None:
         prose = without_code(text)
