@@ -39,7 +39,8 @@ SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"), "JSON Web Token"),
 )
 DIGIT_RUN = re.compile(r"\d(?:[ ().+-]{0,3}\d){8}")
-SECRET_TRIGGERS = ("AKIA", "gh", "sk-", "xox", "AIza", "hf_", "PRIVATE KEY", "eyJ")
+# Every secret pattern starts with one of these (GitHub tokens: gh?_ or github_pat_).
+SECRET_TRIGGERS = ("AKIA", "_", "sk-", "xox", "AIza", "PRIVATE KEY", "eyJ")
 SEVERITY = {"email": 0.6, "phone": 0.6, "card": 0.9, "iban": 0.9, "secret": 1.0}
 
 

@@ -47,8 +47,9 @@ def longest_run(units: list[str]) -> int:
 def ngram_repeat_share(tokens: list[str], n: int = NGRAM) -> float:
     if len(tokens) < MIN_WORDS_FOR_NGRAMS:
         return 0.0
-    grams = [hash(tuple(tokens[i : i + n])) for i in range(len(tokens) - n + 1)]
-    return 1.0 - len(set(grams)) / len(grams)
+    total = len(tokens) - n + 1
+    # zip builds the n-gram tuples in C; their hashes reuse the words' cached string hashes.
+    return 1.0 - len(set(zip(*(tokens[i:] for i in range(n)), strict=False))) / total
 
 
 def repetition_score(text: str) -> tuple[float, str] | None:
