@@ -30,6 +30,8 @@ def small_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
     return data, out, time.monotonic() - start
 
 
+# 20 killed runs plus 20 reruns of the default recipe: over the 300 s default on a busy machine.
+@pytest.mark.timeout(900)
 def test_twenty_random_sigkills_each_followed_by_a_rerun(
     small_reference: tuple[Path, Path, float], tmp_path: Path
 ) -> None:
