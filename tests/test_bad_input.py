@@ -110,7 +110,9 @@ def test_ten_megabyte_record_passes_through_untouched(run_curata, tmp_path: Path
     big = "word " * 2_000_000
     path = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "Repeat.", "input": "", "output": big}, GOOD])
     run = run_curata(path)
-    assert {r["output"] for r in run.curated} == {big, GOOD["output"]}
+    # The default recipe drops the looping answer as `repetition`; the record itself is kept intact.
+    assert [r["output"] for r in run.curated] == [GOOD["output"]]
+    assert [(r["reasons"], r["record"]["output"] == big) for r in run.rejected] == [(["repetition"], True)]
 
 
 def test_json_array_with_a_broken_element_keeps_the_records_before_it(run_curata, tmp_path: Path) -> None:

@@ -58,6 +58,10 @@ def test_progress_is_plain_lines_when_not_on_a_terminal_and_timings_are_recorded
         "exact_dedup",
         "near_dedup",
         "conflicts",
+        "lengths",
+        "formats",
+        "labels",
+        "coverage",
         "decide",
     ]
     assert all(s["seconds"] >= 0 and s["rows"] == 50 for s in stages)

@@ -82,6 +82,10 @@ def run(
         typer.Option(help="Ray cluster address for --engine ray (default: $RAY_ADDRESS, else local)"),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+    decontaminate_against: Annotated[
+        list[str] | None,
+        typer.Option(help="eval set(s) to check prompts against (any input format); repeat for several"),
+    ] = None,
 ) -> None:
     """Curate INPUTS into OUT: curated.jsonl, rejected.jsonl, findings.jsonl, signals.parquet, report.html."""
     from curata.progress import make_reporter
@@ -93,6 +97,8 @@ def run(
     )
     if ray_address:
         options.extra["ray_address"] = ray_address
+    if decontaminate_against:
+        options.extra["decontaminate_against"] = list(decontaminate_against)
     with make_reporter(quiet) as reporter:
         result = run_job(options, reporter)
     if not quiet:

@@ -117,6 +117,10 @@ def plan_run(options: RunOptions, review: RunReview | None = None) -> tuple[list
         if options.recipe_text is not None
         else load_recipe(options.recipe)
     )
+    if options.extra.get("decontaminate_against"):
+        from curata.checks.eval_sets import with_eval_sets
+
+        recipe = with_eval_sets(recipe, options.extra["decontaminate_against"])
     fingerprint = input_fingerprint(inputs, options)
     if review is not None:
         recipe = with_human_decisions(recipe, review)

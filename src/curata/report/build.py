@@ -206,6 +206,13 @@ def class_balance(ctx: ReportContext) -> Section | None:
     return Section("balance", "Class balance", figure_html(fig))
 
 
+@section
+def coverage(ctx: ReportContext) -> Section | None:
+    from curata.report.coverage import coverage_section
+
+    return coverage_section(ctx)
+
+
 MAX_CLUSTERS = 200
 DUP_SUFFIX = "_dup_cluster"
 
