@@ -96,30 +96,31 @@ def exemplars(
     return out
 
 
-def top_terms(
-    texts: list[str], labels: np.ndarray, per_cluster: int = 6, max_docs: int = 500
-) -> dict[int, list[str]]:
-    """Each cluster's most characteristic words: class-based TF-IDF over (up to) max_docs texts each."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def top_terms(texts: list[str], labels: np.ndarray, per_cluster: int = 6) -> dict[int, list[str]]:
+    """Each cluster's most characteristic words by class-based TF-IDF (as in BERTopic): a word's
+    share of the cluster's words times log(1 + average words per cluster / the word's total count),
+    counting only words used by at least two of the cluster's records."""
+    from sklearn.feature_extraction.text import CountVectorizer
 
     clusters = sorted(int(c) for c in np.unique(labels))
-    docs = []
-    for c in clusters:
-        members = np.flatnonzero(labels == c)[:max_docs]
-        docs.append(" ".join(texts[i] for i in members))
-    if not any(d.strip() for d in docs):
-        return {c: [] for c in clusters}
-    vectorizer = TfidfVectorizer(
-        stop_words="english", max_features=50_000, token_pattern=r"(?u)\b[^\W\d_]{3,}\b", sublinear_tf=True
-    )
+    vectorizer = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{3,}\b", lowercase=True)
     try:
-        matrix = vectorizer.fit_transform(docs)
-    except ValueError:
+        counts = vectorizer.fit_transform(texts).tocsr()
+    except ValueError:  # no words at all
         return {c: [] for c in clusters}
+    index = np.searchsorted(clusters, labels)
+    onehot = np.zeros((len(clusters), len(texts)), dtype=np.float64)
+    onehot[index, np.arange(len(texts))] = 1.0
+    per_class = np.asarray(counts.T.dot(onehot.T).T)
+    used_by = np.asarray((counts > 0).astype(np.float64).T.dot(onehot.T).T)
+    totals = per_class.sum(axis=0)
+    average = per_class.sum() / len(clusters)
+    tf = per_class / np.maximum(per_class.sum(axis=1, keepdims=True), 1.0)
+    score = tf * np.log1p(average / np.maximum(totals, 1.0))
+    score[used_by < 2] = 0.0
     vocab = np.asarray(vectorizer.get_feature_names_out())
     out: dict[int, list[str]] = {}
     for row, c in enumerate(clusters):
-        weights = matrix[row].toarray().ravel()
-        order = np.argsort(-weights, kind="stable")[:per_cluster]
-        out[c] = [str(vocab[i]) for i in order if weights[i] > 0]
+        order = np.argsort(-score[row], kind="stable")[:per_cluster]
+        out[c] = [str(vocab[i]) for i in order if score[row, i] > 0]
     return out

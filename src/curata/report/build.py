@@ -272,3 +272,7 @@ def build_report(ctx: ReportContext, path: Path) -> None:
         plotly_js=Markup(get_plotlyjs()),
     )
     path.write_text(page, encoding="utf-8")
+
+
+# Sections defined in their own modules register themselves on import.
+from curata.report import semantic  # noqa: E402, F401
