@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +28,17 @@ class EmbedderSpec:
         return self.model.startswith(("http://", "https://"))
 
 
-def static_config(path: Path) -> dict[str, object] | None:
-    """A model2vec folder's config, or None when the folder holds another kind of model."""
-    config = path / "config.json"
-    if not config.is_file():
+def static_width(path: Path) -> int | None:
+    """The width of a model2vec static model (one 2-D `embeddings` tensor), read from the
+    safetensors header without loading weights; None for any other kind of model folder."""
+    weights = path / "model.safetensors"
+    if not weights.is_file():
         return None
-    data: dict[str, object] = json.loads(config.read_text(encoding="utf-8"))
-    return data if data.get("model_type") == "model2vec" else None
+    with open(weights, "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(size))
+    shape = header.get("embeddings", {}).get("shape", [])
+    return int(shape[1]) if len(shape) == 2 else None
 
 
 def embedder_dim(spec: EmbedderSpec) -> int:
@@ -54,9 +59,7 @@ def embedder_dim(spec: EmbedderSpec) -> int:
         raise CurataError(
             f"embedding model folder '{spec.model}' does not exist (give fast, minilm or a path)"
         )
-    static = static_config(path)
-    width = static.get("hidden_dim") if static is not None else transformer_dim(path)
-    dim = width if isinstance(width, int) else None
+    dim = static_width(path) or transformer_dim(path)
     if dim is None:
         raise CurataError(f"cannot tell the vector width of '{spec.model}': add 'dim' to the recipe")
     return dim
@@ -87,6 +90,6 @@ def load_embedder(spec: EmbedderSpec | str) -> Embedder:
         raise CurataError(
             f"embedding model folder '{spec.model}' does not exist (give fast, minilm or a path)"
         )
-    if static_config(path) is not None:
+    if static_width(path) is not None:
         return StaticEmbedder(path)
     return TransformerEmbedder(path, batch_size=spec.batch_size)

@@ -47,7 +47,11 @@ class TransformerEmbedder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.model: Any = SentenceTransformer(str(path), device="cpu")
         self.batch_size = batch_size
-        width = self.model.get_sentence_embedding_dimension()
+        getter = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        width = getter()
         if width is None:
             raise CurataError(f"cannot tell the vector width of the model at {path}")
         self._dim = int(width)
