@@ -167,3 +167,16 @@ def test_minilm_embedder_contract() -> None:
     embedder = load_embedder("minilm")
     vectors = check_contract(embedder, TEXTS)
     assert vectors[0] @ vectors[1] > 0.8 > vectors[0] @ vectors[2]
+
+
+def test_static_postprocess_removes_the_common_direction(tmp_path: Path) -> None:
+    from curata.embed.static import StaticEmbedder, save_postprocess
+
+    folder = tiny_static_model(tmp_path / "static")
+    texts = ["cat sat the", "dog the mat", "stock the fell", "market the cat"]
+    raw = StaticEmbedder(folder).encode(texts)
+    save_postprocess(folder, raw)
+    processed = check_contract(StaticEmbedder(folder), [*texts, ""])[:4]
+    # After removing the reference mean, the shared word "the" no longer dominates every pair.
+    off_diagonal = ~np.eye(4, dtype=bool)
+    assert (processed @ processed.T)[off_diagonal].mean() < (raw @ raw.T)[off_diagonal].mean() - 0.2
