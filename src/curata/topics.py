@@ -67,16 +67,17 @@ def choose_k(vectors: np.ndarray, seed: int = 0, max_k: int = MAX_K) -> tuple[in
 
 
 def projection_2d(vectors: np.ndarray) -> np.ndarray:
-    """Coordinates on the two principal axes (PCA from an SVD of at most 20k rows)."""
+    """Coordinates on the two principal axes (PCA from the d × d covariance, O(n d²))."""
     if len(vectors) == 0:
         return np.zeros((0, 2), dtype=np.float32)
-    mean = vectors.mean(axis=0)
-    step = max(1, len(vectors) // 20_000)
-    _, _, vt = np.linalg.svd(vectors[::step] - mean, full_matrices=False)
-    axes = vt[:2]
+    x = np.asarray(vectors, dtype=np.float64)
+    mean = x.mean(axis=0)
+    centred_x = x - mean
+    _, eigenvectors = np.linalg.eigh(centred_x.T @ centred_x)
+    axes = eigenvectors[:, ::-1][:, :2].T
     # Fix each axis's sign so the same data always gives the same picture.
     axes = axes * np.where(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)] < 0, -1.0, 1.0)[:, None]
-    coords = (vectors - mean) @ axes.T
+    coords = centred_x @ axes.T
     if coords.shape[1] < 2:
         coords = np.hstack([coords, np.zeros((len(coords), 2 - coords.shape[1]))])
     return np.asarray(coords, dtype=np.float32)

@@ -16,7 +16,14 @@ from pydantic import Field
 
 from curata.checks.columns import check_column_types, message_column, related_column, score_column
 from curata.checks.registry import declare_check
-from curata.dedup.semantic import PARTITION_SIZE, best_similarity, centred, components, similar_pairs
+from curata.dedup.semantic import (
+    PARTITION_SIZE,
+    best_similarity,
+    centred,
+    components,
+    one_thread,
+    similar_pairs,
+)
 from curata.embed.base import unit_rows
 from curata.stages.base import DatasetResult, DatasetStage, DatasetView, ProgressCallback, StageSettings
 from curata.stages.dedup_exact import representatives
@@ -62,6 +69,10 @@ class SemanticDedup(DatasetStage):
         return (CODE,)
 
     def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
+        with one_thread():
+            return self.compute(data, progress)
+
+    def compute(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
         n = data.n_rows
         vectors = all_embeddings(data)
         vectors = centred(vectors) if self.settings.center else unit_rows(vectors)

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from curata.dedup.semantic import centred
+from curata.dedup.semantic import centred, one_thread
 from curata.diversity import diversity_metrics
 from curata.records import DedupKey, side_texts
 from curata.stages.base import DatasetResult, DatasetStage, DatasetView, ProgressCallback, StageSettings
@@ -45,6 +45,10 @@ class Topics(DatasetStage):
         return {"topic_cluster": pa.int32(), "map_x": pa.float32(), "map_y": pa.float32()}
 
     def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
+        with one_thread():
+            return self.compute(data, progress)
+
+    def compute(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
         s = self.settings
         raw = all_embeddings(data)
         vectors = centred(raw)
