@@ -7,6 +7,7 @@ random 1,000 of the same eligible (kept) records drawn with the select stage's o
 cosine distance and Vendi score of the `embedding` column).
 
     .venv/bin/python benchmarks/selection_quality.py [--data-dir ../shared/data] [--n 1000]
+        [--threshold 0.9] [--model fast]
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ stages:
   - exact_dedup
   - embed: {{model: {model}}}
   - decide
-  - select: {{method: deita, n: {n}}}
+  - select: {{method: deita, n: {n}, threshold: {threshold}}}
 """
 
 
@@ -79,12 +80,15 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=here.parent.parent / "shared" / "data")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--model", default="fast")
+    parser.add_argument("--threshold", type=float, default=0.9, help="DEITA's cosine threshold")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     args = parser.parse_args()
     verdicts = []
     with tempfile.TemporaryDirectory() as tmp:
         recipe = Path(tmp) / "recipe.yaml"
-        recipe.write_text(RECIPE.format(model=args.model, n=args.n))
-        for name, (rel, answer) in DATASETS.items():
+        recipe.write_text(RECIPE.format(model=args.model, n=args.n, threshold=args.threshold))
+        for name in args.datasets:
+            rel, answer = DATASETS[name]
             records = Path(tmp) / f"{name}.jsonl"
             total = to_alpaca(args.data_dir / rel, answer, records)
             out = Path(tmp) / f"out-{name}"
