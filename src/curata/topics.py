@@ -24,6 +24,8 @@ def candidate_ks(n: int, max_k: int = MAX_K) -> list[int]:
 
 def assign(vectors: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Cluster labels and centroids for k clusters."""
+    if len(vectors) == 0:
+        return np.zeros(0, dtype=np.int32), np.zeros((0, vectors.shape[1]), dtype=np.float32)
     if k <= 1:
         return np.zeros(len(vectors), dtype=np.int32), vectors.mean(axis=0, keepdims=True)
     centroids = kmeans_centroids(vectors, k, seed)

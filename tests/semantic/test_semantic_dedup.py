@@ -128,3 +128,12 @@ def test_run_flags_paraphrased_prompts_with_related_ids(run_curata, tmp_path: Pa
     assert signals["p0a"]["semantic_dup_cluster"] == signals["p0b"]["semantic_dup_cluster"] == 0
     assert signals["o0"]["semantic_dup_cluster"] == -1
     assert run.summary["stage_summaries"]["semantic_dedup"]["duplicates"] == 3
+
+
+def test_a_set_of_identical_records_is_one_cluster_even_after_centring() -> None:
+    vectors = np.tile(unit_rows(np.arange(1, 9, dtype=np.float32)[None]), (3, 1))
+    result = SemanticDedup(SemanticDedupSettings()).analyse(view(vectors), lambda n: None)
+    assert result.columns["semantic_duplicate"].to_pylist() == [0.0, 1.0, 1.0]
+    assert result.columns["semantic_dup_cluster"].to_pylist() == [0, 0, 0]
+    empty = SemanticDedup(SemanticDedupSettings()).analyse(view(vectors[:0]), lambda n: None)
+    assert empty.summary["duplicates"] == 0

@@ -124,3 +124,9 @@ def test_topics_summary_lands_in_summary_json_and_report(run_curata, tmp_path: P
     page = (run.out / "report.html").read_text()
     assert 'data-section="topics"' in page and "Vendi score" in page
     assert page.index('data-section="topics"') < page.index('data-section="duplicates"')
+
+
+def test_an_empty_set_has_no_clusters() -> None:
+    result = Topics(TopicsSettings()).analyse(view(np.zeros((0, 8)), texts=[]), lambda n: None)
+    assert result.summary["k"] == 0 and result.summary["clusters"] == []
+    assert result.columns["topic_cluster"].to_pylist() == []

@@ -51,7 +51,13 @@ def centred(vectors: np.ndarray) -> np.ndarray:
     v = np.asarray(vectors, dtype=np.float32)
     if len(v) == 0:
         return v
-    return unit_rows(v - v.mean(axis=0, keepdims=True))
+    mean = v.mean(axis=0, keepdims=True)
+    out = v - mean
+    # A row equal to the mean (e.g. every record the same) would vanish: give all such rows one
+    # shared direction, so identical records still match each other.
+    at_mean = np.linalg.norm(out, axis=1) < 1e-4
+    out[at_mean] = unit_rows(mean)[0] if np.linalg.norm(mean) > 0 else 0.0
+    return unit_rows(out)
 
 
 def kmeans_centroids(vectors: np.ndarray, k: int, seed: int = 0, iterations: int = 20) -> np.ndarray:
