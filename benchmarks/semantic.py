@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -76,9 +77,17 @@ def build(pool: list[str], n: int, path: Path, seed: int = 0) -> np.ndarray:
     return bases
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def curata_run(records: Path, out: Path, stages: str) -> tuple[float, dict[str, Any]]:
+    """Wall seconds and summary of one run; also prints its CPU seconds (run and workers) and the
+    load average, since on a shared machine wall time says more about the neighbours."""
     recipe = out.parent / f"{out.name}.yaml"
     recipe.write_text(f"name: semantic-benchmark\nstages:\n{stages}")
+    cpu = children_cpu()
     start = time.perf_counter()
     subprocess.run(
         [
@@ -96,7 +105,10 @@ def curata_run(records: Path, out: Path, stages: str) -> tuple[float, dict[str, 
         check=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
     )
-    return time.perf_counter() - start, json.loads((out / "summary.json").read_text())
+    wall = time.perf_counter() - start
+    used, load = children_cpu() - cpu, os.getloadavg()[0]
+    print(f"   [{out.name}: wall {wall:.1f}s, CPU {used:.1f}s (user+sys), load average {load:.1f}]")
+    return wall, json.loads((out / "summary.json").read_text())
 
 
 def stage_seconds(summary: dict[str, Any]) -> dict[str, float]:
