@@ -148,13 +148,14 @@ def scale(pool: list[str], n: int, tmp: Path, compare_usearch: bool) -> None:
 def compare(signals: Any, n: int) -> None:
     from usearch.index import Index
 
-    from curata.dedup.semantic import centred, similar_pairs
+    from curata.dedup.semantic import centred, one_thread, similar_pairs
 
     column = signals.column("embedding")
     flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
     vectors = centred(np.asarray(flat, dtype=np.float32).reshape(n, column.type.list_size))
     start = time.perf_counter()
-    exact = similar_pairs(vectors, 0.95)
+    with one_thread():
+        exact = similar_pairs(vectors, 0.95)
     ours = time.perf_counter() - start
     start = time.perf_counter()
     index = Index(ndim=vectors.shape[1], metric="ip", dtype="f32")
@@ -219,10 +220,12 @@ def main() -> None:
     parser.add_argument("--m", type=int, default=500)
     parser.add_argument("--compare-usearch", action="store_true")
     parser.add_argument("--skip-transformer", action="store_true")
+    parser.add_argument("--skip-scale", action="store_true")
     args = parser.parse_args()
     pool = load_pool(args.data_dir)
     with tempfile.TemporaryDirectory() as tmp:
-        scale(pool, args.n, Path(tmp), args.compare_usearch)
+        if not args.skip_scale:
+            scale(pool, args.n, Path(tmp), args.compare_usearch)
         if not args.skip_transformer:
             transformer(pool, args.m, Path(tmp))
 
