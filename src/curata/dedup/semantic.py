@@ -13,16 +13,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from curata.embed.base import unit_rows
+from curata.errors import CurataError
 
 PARTITION_SIZE = 5_000
 KMEANS_SAMPLE = 100_000
 ASSIGNMENTS = 2
+
+
+def faiss_module() -> Any:
+    try:
+        import faiss
+    except ImportError:
+        raise CurataError(
+            "semantic_dedup and topics need the 'embed' extra: pip install 'curata[embed]' 'torch==2.13.0'"
+        ) from None
+    return faiss
 
 
 @contextmanager
@@ -30,7 +42,7 @@ def one_thread() -> Iterator[None]:
     """BLAS and faiss on one thread. The matrices here are thin (d ≤ 1k), where a second thread
     gains little, while OpenBLAS's spinning threads slow ~15x when other processes hold the cores
     (measured: a 3k × 256 SVD takes 0.3 s on one thread, 5.5 s on two under load)."""
-    import faiss
+    faiss = faiss_module()
     from threadpoolctl import threadpool_limits
 
     previous = faiss.omp_get_max_threads()
@@ -62,7 +74,7 @@ def centred(vectors: np.ndarray) -> np.ndarray:
 
 def kmeans_centroids(vectors: np.ndarray, k: int, seed: int = 0, iterations: int = 20) -> np.ndarray:
     """k-means centroids (faiss), trained on at most KMEANS_SAMPLE rows for bounded cost."""
-    import faiss
+    faiss = faiss_module()
 
     rng = np.random.default_rng(seed)
     sample = (
@@ -85,7 +97,7 @@ def kmeans_centroids(vectors: np.ndarray, k: int, seed: int = 0, iterations: int
 
 def nearest_centroids(vectors: np.ndarray, centroids: np.ndarray, m: int) -> np.ndarray:
     """For each vector, the indices of its `m` most similar centroids."""
-    import faiss
+    faiss = faiss_module()
 
     index = faiss.IndexFlatIP(centroids.shape[1])
     index.add(centroids)
@@ -121,7 +133,7 @@ def partitions_hard(vectors: np.ndarray, size: int, seed: int) -> list[np.ndarra
 
 def pairs_within(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair (i < j) with inner product ≥ threshold, and its similarity (exact search)."""
-    import faiss
+    faiss = faiss_module()
 
     index = faiss.IndexFlatIP(vectors.shape[1])
     x = np.ascontiguousarray(vectors, dtype=np.float32)
