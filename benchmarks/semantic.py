@@ -10,7 +10,7 @@
    same vectors, timed, with its recall of our exact pairs.
 2. The transformer path: `curata run` with embed (minilm) on M texts (default 500) against a bare
    `SentenceTransformer.encode` loop of the same model on the same texts, same thread count
-   (target: within 10%).
+   (target: within 10%), alternated --repeats times, best of each.
 
     .venv/bin/python benchmarks/semantic.py [--n 100000] [--m 500] [--data-dir ../shared/data]
 """
@@ -176,7 +176,7 @@ def compare(signals: Any, n: int) -> None:
     )
 
 
-def transformer(pool: list[str], m: int, tmp: Path) -> None:
+def transformer(pool: list[str], m: int, tmp: Path, repeats: int = 3) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -196,15 +196,23 @@ def transformer(pool: list[str], m: int, tmp: Path) -> None:
         model.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
         return time.perf_counter() - start
 
-    before = bare()
-    _, summary = curata_run(records, tmp / "transformer", "  - embed: {model: minilm, key: prompt}\n")
-    after = bare()
-    ours = stage_seconds(summary)["embed"]
-    baseline = (before + after) / 2
+    # On a shared machine single timings swing 3x; alternate the two and keep each one's best.
+    bares, ours = [], []
+    for attempt in range(repeats):
+        bares.append(bare())
+        _, summary = curata_run(
+            records, tmp / f"transformer{attempt}", "  - embed: {model: minilm, key: prompt}\n"
+        )
+        ours.append(stage_seconds(summary)["embed"])
+    best_bare, best_ours = min(bares), min(ours)
     print(f"\n2. transformer path, {m} texts, all-MiniLM-L6-v2, {torch.get_num_threads()} torch threads")
-    print(f"   bare encode loop: {m / before:.1f} and {m / after:.1f} texts/s (before/after)")
-    print(f"   curata embed stage: {m / ours:.1f} texts/s")
-    ratio = baseline / ours
+    print(
+        f"   bare encode loop: {', '.join(f'{m / b:.1f}' for b in bares)} texts/s; best {m / best_bare:.1f}"
+    )
+    print(
+        f"   curata embed stage: {', '.join(f'{m / o:.1f}' for o in ours)} texts/s; best {m / best_ours:.1f}"
+    )
+    ratio = best_bare / best_ours
     print(
         f"   curata / bare records/s ratio {ratio:.3f} (target ≥ 0.90): {'PASS' if ratio >= 0.9 else 'FAIL'}"
     )
@@ -221,13 +229,14 @@ def main() -> None:
     parser.add_argument("--compare-usearch", action="store_true")
     parser.add_argument("--skip-transformer", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating timings of each side")
     args = parser.parse_args()
     pool = load_pool(args.data_dir)
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_scale:
             scale(pool, args.n, Path(tmp), args.compare_usearch)
         if not args.skip_transformer:
-            transformer(pool, args.m, Path(tmp))
+            transformer(pool, args.m, Path(tmp), args.repeats)
 
 
 if __name__ == "__main__":
