@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from curata.embed.base import unit_rows
 from curata.errors import CurataError
@@ -177,6 +175,9 @@ def similar_pairs(
 
 def components(n: int, pairs: SimilarPairs) -> np.ndarray:
     """A component label per row: rows linked by any chain of pairs share one (union-find)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(pairs.left), dtype=np.int8), (pairs.left, pairs.right)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return np.asarray(labels, dtype=np.int64)
