@@ -87,6 +87,7 @@ def summary_columns(plan: Plan) -> list[str]:
     """The signal columns the summary and the report read (not messages or digests)."""
     wanted = {"id", "label", "format", "kept", "selected", "split", *NUMERIC_STATS, *plan.codes}
     wanted |= {c for c in plan.columns if c.endswith("_cluster") or c.endswith("_2d")}
+    wanted |= {"map_x", "map_y"}  # the topic map
     return [c for c in plan.columns if c in wanted]
 
 

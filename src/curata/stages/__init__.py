@@ -16,6 +16,9 @@ from curata.stages import (
     split,
     stats,
 )
+from curata.stages import embed as embed  # semantic: embeddings, semantic dedup, topics
+from curata.stages import semantic_dedup as semantic_dedup
+from curata.stages import topics as topics
 from curata.stages.base import DatasetStage, DatasetView, DecisionStage, RowStage, Stage, StageKind
 from curata.stages.registry import STAGES, register_stage
 
