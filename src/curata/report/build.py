@@ -310,5 +310,6 @@ def build_report(ctx: ReportContext, path: Path) -> None:
 
 # The LLM judge's section lives with the judge.
 from curata.llm import report as _llm_report  # noqa: E402, F401
+
 # Sections defined in their own modules register themselves on import.
 from curata.report import semantic  # noqa: E402, F401
