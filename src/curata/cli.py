@@ -139,8 +139,12 @@ def inspect(
 def demo(
     out: Annotated[Path, typer.Option("-o", "--out", help="output directory")] = Path("demo-out"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    recipe: Annotated[
+        str, typer.Option(help="a recipe file or built-in name; `semantic` adds embeddings and topics")
+    ] = "semantic",
 ) -> None:
-    """Run the default recipe on the bundled sample and print where the report is."""
+    """Run the built-in `semantic` recipe (the default one plus embeddings, semantic duplicates and
+    topic clusters) on the bundled sample and print where the report is."""
     from curata.progress import make_reporter
     from curata.runner import RunOptions
     from curata.runner import run as run_job
@@ -153,7 +157,7 @@ def demo(
         f"curating the bundled sample ({len(inputs)} files from public datasets, see {data}/README.md)"
     )
     with make_reporter(quiet) as reporter:
-        result = run_job(RunOptions(inputs, out), reporter)
+        result = run_job(RunOptions(inputs, out, recipe), reporter)
     print_result(result.summary, out)
 
 

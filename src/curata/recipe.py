@@ -43,13 +43,21 @@ def builtin_recipe_text(name: str = DEFAULT_RECIPE) -> str:
     return resources.files("curata").joinpath("recipes", f"{name}.yaml").read_text(encoding="utf-8")
 
 
+def builtin_recipe_names() -> list[str]:
+    folder = resources.files("curata").joinpath("recipes")
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
 def load_recipe(path: str | None) -> Recipe:
-    """The recipe at `path`, or the built-in default recipe."""
+    """The recipe at `path`, a built-in recipe by name (`default`, `semantic`), or the default."""
     if path is None:
         return parse_recipe(builtin_recipe_text(), f"<built-in {DEFAULT_RECIPE} recipe>")
     file = Path(path)
+    if not file.is_file() and path in builtin_recipe_names():
+        return parse_recipe(builtin_recipe_text(path), f"<built-in {path} recipe>")
     if not file.is_file():
-        raise RecipeError("recipe file not found", path=path)
+        names = ", ".join(builtin_recipe_names())
+        raise RecipeError(f"recipe file not found (built-in recipes: {names})", path=path)
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
