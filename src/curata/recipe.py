@@ -66,6 +66,9 @@ def load_recipe(path: str | None) -> Recipe:
 
 
 def parse_recipe(text: str, source: str) -> Recipe:
+    from curata.checks.plugins import raise_plugin_errors
+
+    raise_plugin_errors()
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

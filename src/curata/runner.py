@@ -111,6 +111,9 @@ def make_engine(
 def plan_run(options: RunOptions, review: RunReview | None = None) -> tuple[list[InputFile], Plan, str]:
     """Everything checked before OUT is touched: inputs exist, formats known, recipe valid.
     Human review decisions stored in OUT (if any) go to `decide`; their edits change the ingest."""
+    from curata.checks.plugins import raise_plugin_errors
+
+    raise_plugin_errors()
     validate_options(options)
     inputs = discover(options.inputs)
     recipe = (

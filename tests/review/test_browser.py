@@ -230,7 +230,8 @@ def test_hostile_record_text_never_executes(tmp_path: Path) -> None:
         page.on("pageerror", lambda e: console.append(str(e)))
         page.goto(server.login("alice"))
         ids = row_ids(page)
-        assert len(ids) == len(HOSTILE)
+        # Every rejected copy is queued (other checks may queue a few originals too).
+        assert len([i for i in ids if i.endswith("-copy")]) == len(HOSTILE)
         for rid in ids:
             page.locator(f"#queue li.row[data-id='{rid.replace(chr(39), chr(92) + chr(39))}']").click()
             wait_for_record(page, rid)
@@ -258,7 +259,7 @@ def test_hostile_record_text_never_executes(tmp_path: Path) -> None:
                 "frames": 0,
                 "hx": 0,
                 "textareas": 1,
-                "rows": len(HOSTILE),
+                "rows": len(ids),
             }
         assert page.locator("#reviewer").inner_text() == "alice"
         assert page.locator("#detail .turn").count() >= 2

@@ -38,10 +38,24 @@ def load_module(spec: str) -> None:
         raise RecipeError(f"cannot load check plugin '{spec}' ({ENV}): {exc}") from None
 
 
+_pending: list[RecipeError] = []
+
+
 def load_plugins() -> None:
+    """Load every plugin. A plugin that fails is remembered, not raised: this runs at import time
+    (before the CLI can turn errors into one clear line); `raise_plugin_errors` reports it."""
     for spec in filter(None, (s.strip() for s in os.environ.get(ENV, "").split(","))):
-        load_module(spec)
+        try:
+            load_module(spec)
+        except RecipeError as exc:
+            _pending.append(exc)
     for entry in entry_points(group=GROUP):
         if entry.value not in _loaded:
             _loaded.add(entry.value)
             entry.load()
+
+
+def raise_plugin_errors() -> None:
+    """The first plugin that failed to load, as the one-line error the CLI prints."""
+    if _pending:
+        raise _pending[0]
