@@ -264,6 +264,7 @@ ENV = Environment(
 
 
 def build_report(ctx: ReportContext, path: Path) -> None:
+    ctx.extra.setdefault("report_path", str(path))
     sections = [s for builder in SECTIONS if (s := builder(ctx)) is not None]
     page = ENV.get_template("report.html.j2").render(
         sections=sections,
@@ -272,3 +273,7 @@ def build_report(ctx: ReportContext, path: Path) -> None:
         plotly_js=Markup(get_plotlyjs()),
     )
     path.write_text(page, encoding="utf-8")
+
+
+# Sections defined in their own modules register themselves on import.
+from curata.train import report_section  # noqa: E402, F401
