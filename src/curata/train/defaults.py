@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
 
 from curata.errors import CurataError
 from curata.train.hardware import Hardware
@@ -63,7 +62,7 @@ def planned_settings(
         raise CurataError(f"--method must be one of {', '.join(METHODS)}, not '{method}'")
     plan = make_plan(data_stats(data, model, record_format), model_parameters(model), local_hardware())
     settings = plan.settings
-    chosen = cast(Method, method)
+    chosen: Method = method
     if chosen != settings.method:
         settings.learning_rate = None
     settings.method = chosen

@@ -9,12 +9,12 @@ from typing import Any
 from curata.errors import InputError
 
 
-def check_model_dir(path: str | Path) -> Path:
+def check_model_dir(path: str | Path, needs: str = "config.json") -> Path:
     model_dir = Path(path)
     if not model_dir.is_dir():
         raise InputError("no such model directory (models load from local paths only)", path=str(path))
-    if not (model_dir / "config.json").exists():
-        raise InputError("not a model directory: config.json is missing", path=str(path))
+    if not (model_dir / needs).exists():
+        raise InputError(f"not a model directory: {needs} is missing", path=str(path))
     return model_dir
 
 
@@ -22,7 +22,9 @@ def load_tokenizer(path: str | Path) -> Any:
     from transformers import AutoTokenizer
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    tokenizer = AutoTokenizer.from_pretrained(str(check_model_dir(path)), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(check_model_dir(path, "tokenizer_config.json")), local_files_only=True
+    )
     if not getattr(tokenizer, "is_fast", False):
         raise InputError(
             "a fast tokenizer (tokenizer.json) is needed to find assistant tokens", path=str(path)
