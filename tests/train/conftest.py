@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
-from tests.train.tiny_model import build_tiny_model  # noqa: E402
+from tests.train.tiny_model import build_tiny_model
 
 # The tiny model gains nothing from threads, and on a busy machine idle threads only spin.
 pytest.importorskip("torch").set_num_threads(1)
