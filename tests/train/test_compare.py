@@ -108,3 +108,12 @@ def test_without_a_judge_the_win_rate_is_skipped_with_a_reason() -> None:
     assert judge is None and "skipped" in why
     judge, why = load_judge("tests.train.judges:longer")
     assert judge is not None and judge("p", "long answer", "short") == "a"
+
+
+def test_default_budget_is_the_planned_epochs_over_the_curated_tokens() -> None:
+    from curata.train.compare import budget_steps
+    from curata.train.plan import planned_epochs
+
+    settings = FinetuneSettings(epochs=planned_epochs(500), batch_size=2, max_length=100)
+    assert settings.epochs == 5
+    assert budget_steps(10_000, settings) == 250

@@ -133,7 +133,7 @@ def test_plan_command_reads_a_run_writes_plan_json_and_the_report_shows_it(run_c
     again = cli(["run", REAL / "gsm_8k_train.json", "-o", run.out, "--quiet"])
     assert again.exit_code == 0
     page = (run.out / "report.html").read_text()
-    assert "made for this run" in page and "CPU (no GPU)" in page
+    assert "made by curata plan for this run" in page and "CPU (no GPU)" in page
 
 
 def test_plan_on_a_missing_run_is_one_line(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from curata.train.evaluate import context_length, eval_loss, generate_answers
 from curata.train.finetune import finetune, load_trained
 from curata.train.judge import load_judge, win_rate
 from curata.train.models import load_model, load_tokenizer
+from curata.train.plan import planned_epochs
 from curata.train.settings import FinetuneSettings
 from curata.workdir import write_json
 
@@ -70,7 +71,8 @@ def compare(
     tokenizer = load_tokenizer(model_path)
     ensure_chat_template(tokenizer)
     sizes = {side: data_tokens(tokenizer, d) for side, d in data.items()}
-    steps = settings.max_steps or budget_steps(sizes["curated"][0], settings)
+    epochs = planned_epochs(len(data["curated"].conversations))
+    steps = settings.max_steps or budget_steps(sizes["curated"][0], replace(settings, epochs=epochs))
     budget = replace(settings, pack=True, max_steps=steps)
     eval_keys = {prompt_key(c) for c in evaluation}
 

@@ -154,9 +154,13 @@ def lora_rank(stats: DataStats, task: TaskProfile) -> tuple[int, Finding]:
     )
 
 
+def planned_epochs(records: int) -> float:
+    return 5.0 if records < 1000 else 3.0 if records < 10_000 else 2.0 if records < 100_000 else 1.0
+
+
 def epochs_for(stats: DataStats) -> tuple[float, Finding]:
     n = stats.records
-    epochs = 5.0 if n < 1000 else 3.0 if n < 10_000 else 2.0 if n < 100_000 else 1.0
+    epochs = planned_epochs(n)
     detail = (
         f"{epochs:g} epochs for {n:,} examples: small curated sets are trained for several passes "
         "(LIMA: 15 on 1k; AlpaGasus/Alpaca: 3 on 9k-52k); large sets need one or two; watch eval loss"

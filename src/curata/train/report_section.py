@@ -106,7 +106,7 @@ def plan_view(ctx: ReportContext) -> tuple[dict[str, Any], str]:
     out = report_dir(ctx)
     saved = attached(out, PLAN_FILE) if out is not None else None
     if saved is not None:
-        return saved, "The plan `curata plan` made for this run and this hardware."
+        return saved, "The plan made by curata plan for this run and this hardware."
     plan = make_plan(stats_from_summary(ctx.summary), DEFAULT_MODEL_SIZE, DEFAULT_HARDWARE)
     note = (
         "For a typical setup: a 7B model on one 24 GB GPU. For yours: "
