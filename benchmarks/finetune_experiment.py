@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a local model directory (default: SmolLM2-135M-Instruct)")
     parser.add_argument("--n-train", type=int, default=400)
     parser.add_argument("--n-eval", type=int, default=60)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=20, help="0: the plan's epochs over the curated data")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--block", type=int, default=256)
     parser.add_argument("--lr", type=float, default=2e-4)
@@ -176,7 +176,7 @@ def main() -> None:
     model = args.model or smollm2_dir(args.work)
     settings = FinetuneSettings(
         method="lora",
-        max_steps=args.steps,
+        max_steps=args.steps or None,
         batch_size=args.batch,
         max_length=args.block,
         lora_r=16,
