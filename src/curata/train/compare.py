@@ -19,7 +19,7 @@ from typing import Any
 from curata.progress import Reporter, SilentReporter
 from curata.train.chat import ensure_chat_template, tokenize_conversation
 from curata.train.data import Conversation, TrainingData, read_training_data
-from curata.train.evaluate import context_length, eval_loss, generate_answers
+from curata.train.evaluate import context_length, eval_loss, generate_answers, on_best_device
 from curata.train.finetune import finetune, load_trained
 from curata.train.judge import load_judge, win_rate
 from curata.train.models import load_model, load_tokenizer
@@ -76,7 +76,7 @@ def compare(
     budget = replace(settings, pack=True, max_steps=steps)
     eval_keys = {prompt_key(c) for c in evaluation}
 
-    base = load_model(model_path)
+    base = on_best_device(load_model(model_path))
     window = context_length(base)
     base_loss = eval_loss(base, tokenizer, evaluation, window, reporter, "eval loss, base model")
     prompts = [last_prompt(c) for c in evaluation]
@@ -87,7 +87,7 @@ def compare(
         result = finetune(
             data[side].conversations, model_path, out_dir / side, budget, reporter, f"train {side}"
         )
-        model = load_trained(model_path, result.output_dir)
+        model = on_best_device(load_trained(model_path, result.output_dir))
         loss = eval_loss(model, tokenizer, evaluation, window, reporter, f"eval loss, {side}")
         if judge is not None:
             started = time.perf_counter()

@@ -34,16 +34,17 @@ def eval_loss(
     import torch
 
     model.eval()
+    device = next(model.parameters()).device
     total, tokens, used = 0.0, 0, 0
     task = (reporter or SilentReporter()).task(label, len(conversations), "examples")
     with torch.no_grad():
         for conversation in conversations:
             example = tokenize_conversation(tokenizer, conversation, max_length)
             task.advance(1)
-            labels = torch.tensor([example.labels])
+            labels = torch.tensor([example.labels], device=device)
             if example.trained_tokens == 0:
                 continue
-            logits = model(input_ids=torch.tensor([example.input_ids])).logits.float()
+            logits = model(input_ids=torch.tensor([example.input_ids], device=device)).logits.float()
             shifted = labels[:, 1:]
             loss = torch.nn.functional.cross_entropy(
                 logits[:, :-1].reshape(-1, logits.shape[-1]),
@@ -58,6 +59,13 @@ def eval_loss(
     if not tokens:
         raise CurataError(f"no eval example has an assistant token within the first {max_length} tokens")
     return EvalLoss(total / tokens, tokens, used)
+
+
+def on_best_device(model: Any) -> Any:
+    """The model on the GPU when there is one (evaluation is a forward pass per example)."""
+    import torch
+
+    return model.to("cuda") if torch.cuda.is_available() else model
 
 
 def context_length(model: Any, cap: int = 2048) -> int:
@@ -82,14 +90,15 @@ def generate_answers(
     import torch
 
     model.eval()
+    device = next(model.parameters()).device
     answers = []
     task = (reporter or SilentReporter()).task(label, len(conversations), "prompts")
     with torch.no_grad():
         for conversation in conversations:
             ids = prompt_ids(tokenizer, conversation)
             output = model.generate(
-                input_ids=torch.tensor([ids]),
-                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                input_ids=torch.tensor([ids], device=device),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
