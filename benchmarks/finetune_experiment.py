@@ -162,7 +162,8 @@ def main() -> None:
 
     sys.path.insert(0, str(REPO / "src"))
     from curata.progress import make_reporter
-    from curata.train.compare import compare
+    from curata.train.attach import attach
+    from curata.train.compare import RESULT_FILE, compare
     from curata.train.settings import FinetuneSettings
 
     started = time.perf_counter()
@@ -194,6 +195,9 @@ def main() -> None:
             settings,
             reporter=reporter,
         )
+    # The curated run's report gets the comparison (the run resumes from its cache to rebuild it).
+    attach(run, RESULT_FILE, result)
+    curate(args.work / "raw.jsonl", run)
     experiment = {
         "defects": removed_by_defect(raw, run),
         "curation": {k: summary["totals"][k] for k in ("records", "kept", "rejected")},
