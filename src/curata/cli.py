@@ -286,6 +286,12 @@ def list_checks() -> None:
     console.print(table)
 
 
+# Training advice and fine-tuning: `plan`, `finetune`, `compare` (bodies in curata.train.cli).
+from curata.train.cli import register as register_train  # noqa: E402
+
+register_train(app, friendly_errors)
+
+
 def main() -> None:
     app()
 

@@ -298,6 +298,7 @@ ENV = Environment(
 
 
 def build_report(ctx: ReportContext, path: Path) -> None:
+    ctx.extra.setdefault("report_path", str(path))
     sections = [s for builder in SECTIONS if (s := builder(ctx)) is not None]
     page = ENV.get_template("report.html.j2").render(
         sections=sections,
@@ -313,3 +314,4 @@ from curata.llm import report as _llm_report  # noqa: E402, F401
 
 # Sections defined in their own modules register themselves on import.
 from curata.report import semantic  # noqa: E402, F401
+from curata.train import report_section  # noqa: E402, F401
