@@ -192,3 +192,23 @@ def test_compare_command_on_real_preference_pairs(tmp_path: Path, monkeypatch: p
     assert {v["winner"] for v in verdicts} <= {"a", "b", "tie"}
     assert all(v["consistent"] for v in verdicts if v["winner"] != "tie")
     assert "position bias" in result.output
+
+
+def test_compare_command_gets_the_llm_pairwise_judge_from_curata_llm() -> None:
+    """`curata compare --judge llm` finds this judge; it answers one order per call."""
+    from curata.llm.pairwise import make_pairwise_judge
+    from curata.train.judge import load_judge
+
+    def prefers_long(body: dict[str, Any], n: int) -> Reply:
+        text = last_user(body)
+        a = text.split("### Answer A\n")[1].split("\n\n### Answer B")[0]
+        b = text.split("### Answer B\n")[1].split("\n\nWhich")[0]
+        return Reply('{"winner": "%s"}' % ("A" if len(a) > len(b) else "B"))
+
+    judge, how = load_judge("llm")
+    assert judge is not None and "curata.llm" in how
+    with fake_openai(prefers_long) as server:
+        judge = make_pairwise_judge(settings(server.url))
+        assert judge("Explain tides.", "Short.", "A much longer answer.") == "b"
+        assert judge("Explain tides.", "A much longer answer.", "Short.") == "a"
+        assert server.count == 2
