@@ -215,3 +215,28 @@ def test_two_stages_with_the_same_key_are_a_recipe_error(tmp_path: Path) -> None
 def test_bands_that_do_not_fit_the_permutations_are_rejected() -> None:
     with pytest.raises(ValueError, match="exceeds num_perm"):
         NearDedupSettings(bands=40, rows=4, num_perm=128)
+
+
+def test_a_chain_never_drops_a_record_unlike_the_one_kept_for_it() -> None:
+    """A~B and B~C pass the threshold but A and C share little (a chain through B): B is dropped
+    for A, and C, whose own Jaccard to A fails, stays."""
+    words = [f"word{i}" for i in range(60)]
+    a = words
+    b = [f"x{i}" for i in range(15)] + words[15:]
+    c = b[:45] + [f"y{i}" for i in range(15)]
+    convs = [chat("Tell me.", " ".join(t)) for t in (a, b, c)]
+    table = pa.table(
+        {
+            "id": ["a", "b", "c"],
+            "turns": pa.array(convs, pa.list_(TURN_TYPE)),
+            "quality": pa.array([0.9, 0.5, 0.5], pa.float32()),
+        }
+    )
+    stage = NearDedup(NearDedupSettings(key="response"))
+    stage.bind({"quality": pa.float32()}, ())
+    result = stage.analyse(TableView(table), lambda _: None)
+    code = stage.code
+    assert list(result.columns[code].to_numpy()) == [0.0, 1.0, 0.0]
+    assert result.columns[f"{code}__related"].to_pylist()[1] == ["a"]
+    assert list(result.columns[stage.cluster].to_numpy()) == [0, 0, -1]
+    assert "Jaccard 0.59" in result.columns[f"{code}__msg"].to_pylist()[1]

@@ -9,7 +9,7 @@ the shingle hashes kept for verification are uint32 too, both in files under the
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,6 +30,8 @@ PIECE_SHINGLES = 1 << 18
 # Candidate pairs verified per round: bounds the shingles gathered at once, and between rounds
 # pairs already joined are skipped.
 VERIFY_PAIRS = 20_000
+# Rounds of splitting chained clusters into stars around their kept record (see star_clusters).
+STAR_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class NearDuplicates:
     right: np.ndarray
     jaccard: np.ndarray
     candidates: int
+    # Per row, the Jaccard to the record kept for it (when clusters were split into stars).
+    to_kept: np.ndarray | None = None
 
     def best_similarity(self) -> np.ndarray:
         """Per row, the highest verified Jaccard to another row (0 when it has none)."""
@@ -215,8 +219,54 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.asarray(labels, dtype=np.int64)
 
 
-def find_near_duplicates(sketched: Sketch, params: NearDedupParams) -> NearDuplicates:
-    """Candidates from LSH, filtered by signature estimate, verified on the true shingle sets."""
+def star_clusters(
+    labels: np.ndarray,
+    store: ShingleStore,
+    threshold: float,
+    pick: Callable[[np.ndarray], np.ndarray],
+    rounds: int = STAR_ROUNDS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split chained components so every member is itself similar to the record kept for it.
+
+    Union-find joins A~B~C even when A and C share little (templated sets chain through a shared
+    preamble); a record is dropped only if its own Jaccard to the kept representative passes the
+    threshold. Members that fail form a new group (with its own representative) for the next
+    round; after `rounds` the rest stay on their own, kept. Returns the labels and, per row, the
+    Jaccard to its representative (1 for representatives and singletons)."""
+    labels = labels.copy()
+    n = len(labels)
+    to_kept = np.ones(n, dtype=np.float32)
+    settled = np.zeros(n, dtype=bool)
+    failing = np.zeros(0, dtype=np.int64)
+    for _ in range(rounds):
+        kept = pick(labels)
+        members = np.flatnonzero((kept != np.arange(n)) & ~settled)
+        if len(members) == 0:
+            return labels, to_kept
+        ends = np.concatenate([members, kept[members]])
+        rows = sorted_unique(ends)
+        inverse = np.searchsorted(rows, ends)
+        sim = jaccard_pairs(store.rows(rows), inverse[: len(members)], inverse[len(members) :])
+        ok = sim >= threshold
+        to_kept[members] = sim
+        settled[members[ok]] = True
+        failing = members[~ok]
+        if len(failing) == 0:
+            return labels, to_kept
+        labels[failing] = labels.max() + 1 + labels[failing]
+        labels = np.unique(labels, return_inverse=True)[1].ravel().astype(np.int64)
+        to_kept[failing] = 1.0
+    if len(failing):
+        labels[failing] = labels.max() + 1 + np.arange(len(failing))
+        to_kept[failing] = 1.0
+    return labels, to_kept
+
+
+def find_near_duplicates(
+    sketched: Sketch, params: NearDedupParams, pick: Callable[[np.ndarray], np.ndarray] | None = None
+) -> NearDuplicates:
+    """Candidates from LSH, filtered by signature estimate, verified on the true shingle sets;
+    with `pick` (labels -> kept row per row), chained clusters are split by `star_clusters`."""
     sig = sketched.signatures
     n = len(sig)
     valid = np.diff(sketched.shingles.offsets) >= max(params.min_shingles, 1)
@@ -225,4 +275,7 @@ def find_near_duplicates(sketched: Sketch, params: NearDedupParams) -> NearDupli
     promising = np.flatnonzero(estimate >= params.threshold - params.slack)
     order = promising[np.argsort(-estimate[promising], kind="stable")]
     left, right, sim, labels = verify(left, right, sketched.shingles, params.threshold, n, order)
-    return NearDuplicates(labels, left, right, sim, len(estimate))
+    to_kept = None
+    if pick is not None:
+        labels, to_kept = star_clusters(labels, sketched.shingles, params.threshold, pick)
+    return NearDuplicates(labels, left, right, sim, len(estimate), to_kept)

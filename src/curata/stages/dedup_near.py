@@ -125,22 +125,34 @@ class NearDedup(DatasetStage):
 
         scratch_root: Path | None = getattr(data, "scratch_dir", None)
         scratch = scratch_root / f"near_dedup_{key}" if scratch_root is not None else None
+        quality = data.numpy("quality") if self.use_quality else None
+
+        def pick(labels: np.ndarray) -> np.ndarray:
+            return representatives(labels, quality, np.arange(n))
+
         try:
-            found = find_near_duplicates(sketch(batches(), n, params, scratch), params)
+            found = find_near_duplicates(sketch(batches(), n, params, scratch), params, pick)
         finally:
             if scratch is not None:
                 with contextlib.suppress(OSError):
                     shutil.rmtree(scratch)
-        quality = data.numpy("quality") if self.use_quality else None
         ids = data.column("id").to_pylist()
-        columns = self.columns(found.labels, found.best_similarity(), quality, ids)
+        to_kept = found.to_kept if found.to_kept is not None else found.best_similarity()
+        columns = self.columns(found.labels, found.best_similarity(), quality, ids, to_kept)
         return DatasetResult(
             columns=columns, summary=self.summary(columns, found.candidates, len(found.left))
         )
 
     def columns(
-        self, labels: np.ndarray, similarity: np.ndarray, quality: np.ndarray | None, ids: list[str]
+        self,
+        labels: np.ndarray,
+        similarity: np.ndarray,
+        quality: np.ndarray | None,
+        ids: list[str],
+        to_kept: np.ndarray | None = None,
     ) -> dict[str, pa.Array]:
+        """`similarity`: each row's best verified Jaccard; `to_kept`: its Jaccard to the kept row."""
+        to_kept = similarity if to_kept is None else to_kept
         n = len(labels)
         rows = np.arange(n)
         kept = representatives(labels, quality, rows) if n else np.zeros(0, np.int64)
@@ -151,7 +163,7 @@ class NearDedup(DatasetStage):
             f"{self.settings.key} near-duplicate of {ids[k]} (n-gram Jaccard {s:.2f}; {c} records in cluster)"
             if d
             else None
-            for k, d, c, s in zip(kept, is_dup, sizes, similarity, strict=True)
+            for k, d, c, s in zip(kept, is_dup, sizes, to_kept, strict=True)
         ]
         return {
             score_column(self.code): pa.array(is_dup.astype(np.float32)),
