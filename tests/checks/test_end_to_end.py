@@ -26,7 +26,7 @@ RECORDS = [
     ("mojibake", "Translate café.", "The word cafÃ© means coffee shop.", ["encoding_error"]),
     ("bench", "Compose an engaging travel blog post about a recent trip to Hawaii, highlighting cultural "
      "experiences and must-see attractions.", "Aloha! My trip to Hawaii began on Oahu.", ["contamination"]),
-    ("dup", "At what temperature does water boil?", GOOD, ["exact_duplicate", "near_duplicate"]),
+    ("dup", "At what temperature does water boil?", GOOD, ["exact_duplicate"]),
     ("pii", "How can I reach you?", "Write to maria.lopez@gmail.com any time.", None),
     ("story", "Write a story about a robot.",
      'The robot looked up. "I\'m sorry, but I cannot do that," it said, and then it did it anyway, '

@@ -83,6 +83,9 @@ class NearDedup(DatasetStage):
     settings: NearDedupSettings
 
     use_quality = False
+    # The same key's exact-duplicate score, when an earlier exact_dedup wrote it: exact copies are
+    # already rejected there, so they are never kept for a near cluster nor reported twice.
+    exact_column: str | None = None
 
     @property
     def code(self) -> str:
@@ -98,10 +101,14 @@ class NearDedup(DatasetStage):
 
     def reads(self) -> frozenset[str]:
         extra = {"quality"} if self.use_quality else set()
+        if self.exact_column is not None:
+            extra.add(self.exact_column)
         return frozenset({"id", "turns", *extra})
 
     def bind(self, available: Mapping[str, pa.DataType], codes: Sequence[str]) -> None:
         self.use_quality = "quality" in available
+        exact = score_column(code_for("exact_duplicate", self.settings.key))
+        self.exact_column = exact if exact in available else None
 
     def writes(self) -> dict[str, pa.DataType]:
         return {
@@ -126,6 +133,10 @@ class NearDedup(DatasetStage):
         scratch_root: Path | None = getattr(data, "scratch_dir", None)
         scratch = scratch_root / f"near_dedup_{key}" if scratch_root is not None else None
         quality = data.numpy("quality") if self.use_quality else None
+        exact = data.numpy(self.exact_column) > 0 if self.exact_column is not None else None
+        if exact is not None:
+            base = np.zeros(n) if quality is None else np.nan_to_num(quality.astype(np.float64), nan=-1.0)
+            quality = np.where(exact, -2.0, base)
 
         def pick(labels: np.ndarray) -> np.ndarray:
             return representatives(labels, quality, np.arange(n))
@@ -138,7 +149,7 @@ class NearDedup(DatasetStage):
                     shutil.rmtree(scratch)
         ids = data.column("id").to_pylist()
         to_kept = found.to_kept if found.to_kept is not None else found.best_similarity()
-        columns = self.columns(found.labels, found.best_similarity(), quality, ids, to_kept)
+        columns = self.columns(found.labels, found.best_similarity(), quality, ids, to_kept, exact)
         return DatasetResult(
             columns=columns, summary=self.summary(columns, found.candidates, len(found.left))
         )
@@ -150,6 +161,7 @@ class NearDedup(DatasetStage):
         quality: np.ndarray | None,
         ids: list[str],
         to_kept: np.ndarray | None = None,
+        exact: np.ndarray | None = None,
     ) -> dict[str, pa.Array]:
         """`similarity`: each row's best verified Jaccard; `to_kept`: its Jaccard to the kept row."""
         to_kept = similarity if to_kept is None else to_kept
@@ -158,6 +170,8 @@ class NearDedup(DatasetStage):
         kept = representatives(labels, quality, rows) if n else np.zeros(0, np.int64)
         sizes = np.bincount(labels)[labels] if n else np.zeros(0, np.int64)
         is_dup = kept != rows
+        if exact is not None:
+            is_dup &= ~exact
         related = [[ids[k]] if d else None for k, d in zip(kept, is_dup, strict=True)]
         messages = [
             f"{self.settings.key} near-duplicate of {ids[k]} (n-gram Jaccard {s:.2f}; {c} records in cluster)"
