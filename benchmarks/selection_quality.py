@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +22,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from curata.diversity import mean_pairwise_distance, vendi_score
+from curata_run import run_recipe
 
 DATASETS = {
     "gpteacher_toolformer": ("gpteacher_toolformer/toolformer-dedupe-only-dataset.json", "response"),
@@ -93,22 +91,7 @@ def main() -> None:
             total = to_alpaca(args.data_dir / rel, answer, records)
             out = Path(tmp) / f"out-{name}"
             start = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "curata.cli",
-                    "run",
-                    str(records),
-                    "-o",
-                    str(out),
-                    "--recipe",
-                    str(recipe),
-                    "-q",
-                ],
-                check=True,
-                env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
-            )
+            run_recipe(records, out, recipe)
             seconds = time.perf_counter() - start
             signals = pq.read_table(
                 out / "signals.parquet", columns=["kept", "selected", "quality", "embedding"]

@@ -22,8 +22,6 @@ import json
 import os
 import random
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
+
+from curata_run import run_recipe
 
 SOURCES = (
     ("gsm8k_alpaca/gsm_8k_train.json", "output"),
@@ -89,22 +89,7 @@ def curata_run(records: Path, out: Path, stages: str) -> tuple[float, dict[str, 
     recipe.write_text(f"name: semantic-benchmark\nstages:\n{stages}")
     cpu = children_cpu()
     start = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "curata.cli",
-            "run",
-            str(records),
-            "-o",
-            str(out),
-            "--recipe",
-            str(recipe),
-            "-q",
-        ],
-        check=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
-    )
+    run_recipe(records, out, recipe)
     wall = time.perf_counter() - start
     used, load = children_cpu() - cpu, os.getloadavg()[0]
     print(f"   [{out.name}: wall {wall:.1f}s, CPU {used:.1f}s (user+sys), load average {load:.1f}]")

@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +24,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from curata.dedup.semantic import centred, components, similar_pairs
+from curata_run import run_recipe
 
 SWEEP = (0.8, 0.85, 0.9, 0.95, 0.97)
 
@@ -59,22 +57,7 @@ def run_curata(records: Path, model: str, threshold: float, out: Path) -> float:
         f"  - semantic_dedup: {{threshold: {threshold}}}\n  - decide\n"
     )
     start = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "curata.cli",
-            "run",
-            str(records),
-            "-o",
-            str(out),
-            "--recipe",
-            str(recipe),
-            "-q",
-        ],
-        check=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
-    )
+    run_recipe(records, out, recipe)
     return time.perf_counter() - start
 
 
