@@ -4,12 +4,13 @@
 
 The author published the Toolformer set deduplicated exactly and then pruned at similarity
 0.6/0.7/0.8/0.9 (measure undocumented); `similarity_membership.jsonl` says which records each
-pruning kept. We run near dedup (word 2-gram Jaccard, first record of each cluster kept and chained
-clusters split into stars, as the stage does without a quality column) on the whole record and on the prompt side at a range of
-Jaccard thresholds, and print the precision and recall of our "removed" against the author's
-"removed" at 0.9 and 0.8. The mapping between their similarity and our Jaccard is not 1:1 (an
-edit distance ratio of 0.9 is a word-bigram Jaccard near 0.65), so the table shows every threshold
-and names the one with the best F1 for each of theirs.
+pruning kept. We run near dedup (word 2-gram Jaccard, first record of each cluster kept and
+chained clusters split into stars, as the stage does without a quality column) on the whole
+record and on the prompt side at a range of Jaccard thresholds, and print the precision and
+recall of our "removed" against the author's "removed" at 0.9 and 0.8. The mapping between their
+similarity and our Jaccard is not 1:1 (an edit distance ratio of 0.9 is a word-bigram Jaccard
+near 0.65), so the table shows every threshold and names the one with the best F1 for each of
+theirs.
 """
 
 from __future__ import annotations
