@@ -1,8 +1,11 @@
-"""Train / validation / test splits of the kept records, with every duplicate cluster (columns
-ending in `_dup_cluster`) and every group of identical prompts in a single split."""
+"""Train / validation / test splits of the kept records, with every duplicate cluster (the
+`*_dup_cluster*` columns of exact, near and semantic dedup, for every key, and near dedup's
+`*_dup_component*`: the connected component its stars were cut from) and every group of
+identical prompts in a single split."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Literal
@@ -16,7 +19,8 @@ from curata.stages.base import DatasetResult, DatasetView, DecisionStage, Progre
 from curata.stages.normalize import digest_column, digest_matrix
 from curata.stages.registry import register_stage
 
-DUP_SUFFIX = "_dup_cluster"
+# exact_dup_cluster, near_dup_cluster_prompt, near_dup_component, semantic_dup_cluster, ...
+DUP_COLUMN = re.compile(r"_dup_(cluster|component)(_[a-z]+)?$")
 PROMPT_DIGEST = digest_column("prompt")
 
 
@@ -44,7 +48,9 @@ class Split(DecisionStage):
     settings: SplitSettings
 
     def bind(self, available: Mapping[str, pa.DataType], codes: Sequence[str]) -> None:
-        self.dup_columns = sorted(c for c in available if c.endswith(DUP_SUFFIX))
+        self.dup_columns = sorted(
+            c for c in available if DUP_COLUMN.search(c) and pa.types.is_integer(available[c])
+        )
         self.has_selection = "selected" in available
         self.has_prompt_digest = PROMPT_DIGEST in available
 
