@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from curata.select.splits import assign_splits, linked_groups
 from tests.conftest import read_jsonl, write_jsonl
@@ -24,7 +25,7 @@ stages:
   - exact_dedup
   - near_dedup
   - decide: {actions: {near_duplicate: flag, exact_duplicate: flag}}
-  - split: {stratify: none}
+  - split: {stratify: none, near_join: NEAR_JOIN}
 """
 
 
@@ -63,10 +64,12 @@ def cross_split_near_pairs(records: list[dict[str, str]], split_of: dict[str, st
     )
 
 
-def test_chained_near_duplicates_never_straddle_splits(run_curata, tmp_path: Path) -> None:
+@pytest.mark.parametrize("near_join", [False, True])
+def test_chained_near_duplicates_never_straddle_splits(run_curata, tmp_path: Path, near_join: bool) -> None:
+    """With the exact join off, near dedup's components alone must keep each chain whole."""
     rows = chained_records()
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(RECIPE)
+    recipe.write_text(RECIPE.replace("NEAR_JOIN", str(near_join).lower()))
     run = run_curata(write_jsonl(tmp_path / "in.jsonl", rows), extra=["--recipe", str(recipe)])
     signals = pq.read_table(
         run.out / "signals.parquet", columns=["id", "split", "near_dup_cluster", "near_dup_component"]
