@@ -43,6 +43,7 @@ NEAR_THRESHOLD = 0.5
 MIN_SHINGLES = 10
 SEMANTIC_THRESHOLD = 0.95
 BLOCK = 512
+TIMED = ("exact_dedup", "near_dedup", "embed", "semantic_dedup", "split")
 STAGES = """name: split-leakage
 stages:
   - normalize
@@ -141,6 +142,7 @@ def star_only_splits(signals_path: Path, rows: np.ndarray) -> np.ndarray:
 
 
 def count_leaks(out: Path) -> dict[str, object]:
+    summary = json.loads((out / "summary.json").read_text())
     signals = pq.read_table(out / "signals.parquet", columns=["id", "split", "embedding"])
     ids = signals.column("id").to_pylist()
     row_of = {i: r for r, i in enumerate(ids)}
@@ -169,9 +171,10 @@ def count_leaks(out: Path) -> dict[str, object]:
         "near (any length)": cross_pairs_blockwise(len(rows), split, near),
         "semantic": cross_pairs_blockwise(len(rows), split, semantic_similar(vectors)),
         "near, if grouped by star clusters only": cross_pairs_blockwise(len(rows), stars, near, long_enough),
-        "curata leakage check": json.loads((out / "summary.json").read_text())["stage_summaries"]["split"][
-            "leakage"
-        ],
+        "curata leakage check": summary["stage_summaries"]["split"]["leakage"],
+        "stage seconds": {
+            s["name"]: s.get("seconds") for s in summary["stages"] if s["name"] in TIMED
+        },
     }
 
 
