@@ -44,7 +44,7 @@ class SplitSettings(StageSettings):
     near_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
     near_n: int = Field(default=2, ge=1, le=16)
     near_min_shingles: int = Field(default=10, ge=1)
-    near_join_max_rows: int = Field(default=100_000, ge=0)
+    near_join_max_rows: int = Field(default=50_000, ge=0)
 
     @field_validator("fractions")
     @classmethod
