@@ -172,9 +172,7 @@ def count_leaks(out: Path) -> dict[str, object]:
         "semantic": cross_pairs_blockwise(len(rows), split, semantic_similar(vectors)),
         "near, if grouped by star clusters only": cross_pairs_blockwise(len(rows), stars, near, long_enough),
         "curata leakage check": summary["stage_summaries"]["split"]["leakage"],
-        "stage seconds": {
-            s["name"]: s.get("seconds") for s in summary["stages"] if s["name"] in TIMED
-        },
+        "stage seconds": {s["name"]: s.get("seconds") for s in summary["stages"] if s["name"] in TIMED},
     }
 
 

@@ -90,3 +90,26 @@ def test_select_stage_reports_quality_and_diversity_against_a_random_draw(run_cu
         assert 0.0 < figures["mean_pairwise_cosine_distance"] <= 2.0 and 1.0 <= figures["vendi"] <= 30.0
     page = (run.out / "report.html").read_text(encoding="utf-8")
     assert "mean pairwise cosine distance" in page and "Vendi score (effective distinct records)" in page
+
+
+def test_select_command_prints_quality_and_both_diversity_figures(tmp_path: Path) -> None:
+    from tests.conftest import cli
+
+    rows = [
+        {"instruction": f"Question {i} about {i % 5}", "output": f"reply {i} " * (1 + i % 6)}
+        for i in range(80)
+    ]
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "stages:\n  - normalize\n  - stats\n  - quality\n  - embed: {model: hashing}\n  - decide\n"
+    )
+    out = tmp_path / "out"
+    assert (
+        cli(["run", write_jsonl(tmp_path / "in.jsonl", rows), "-o", out, "--recipe", recipe, "-q"]).exit_code
+        == 0
+    )
+    result = cli(["select", out, "--n", "20", "-q"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "selected 20 of 80 kept records with 'deita'" in text
+    assert "mean pairwise cosine distance" in text and "Vendi" in text and "(random:" in text
