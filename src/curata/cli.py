@@ -212,6 +212,9 @@ def select_command(
     threshold: Annotated[
         float, typer.Option(help="DEITA: skip records this similar to one already chosen")
     ] = 0.9,
+    diversity: Annotated[
+        float, typer.Option(help="DEITA: weight of diversity against quality; 0 = score order alone")
+    ] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Choose N records (or a fraction) from a finished run, maximising quality and diversity."""
@@ -226,6 +229,7 @@ def select_command(
         "balance": balance,
         "cap": cap,
         "threshold": threshold,
+        "diversity": diversity,
     }
     with make_reporter(quiet) as reporter:
         result = select_run(out, {k: v for k, v in settings.items() if v is not None}, reporter)
@@ -237,9 +241,11 @@ def select_command(
         highlight=False,
     )
     if picked.get("diversity_selected") is not None:
+        ours, chance = picked["diversity_selected"], picked["diversity_random"]
         console.print(
-            f"diversity (mean pairwise cosine distance) {picked['diversity_selected']:.3f} "
-            f"(random: {picked['diversity_random']:.3f})",
+            f"diversity: mean pairwise cosine distance {ours['mean_pairwise_cosine_distance']:.4f} "
+            f"(random: {chance['mean_pairwise_cosine_distance']:.4f}), "
+            f"Vendi {ours['vendi']:.2f} (random: {chance['vendi']:.2f})",
             highlight=False,
         )
     console.print(f"curated.jsonl now holds the selection; report: {out / 'report.html'}", highlight=False)

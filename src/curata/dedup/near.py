@@ -78,6 +78,9 @@ class NearDuplicates:
     candidates: int
     # Per row, the Jaccard to the record kept for it (when clusters were split into stars).
     to_kept: np.ndarray | None = None
+    # The connected components of the verified pairs before the split into stars: records of
+    # one component may sit in different stars yet be near duplicates of each other.
+    components: np.ndarray | None = None
 
     def best_similarity(self) -> np.ndarray:
         """Per row, the highest verified Jaccard to another row (0 when it has none)."""
@@ -276,6 +279,7 @@ def find_near_duplicates(
     order = promising[np.argsort(-estimate[promising], kind="stable")]
     left, right, sim, labels = verify(left, right, sketched.shingles, params.threshold, n, order)
     to_kept = None
+    joined = labels
     if pick is not None:
         labels, to_kept = star_clusters(labels, sketched.shingles, params.threshold, pick)
-    return NearDuplicates(labels, left, right, sim, len(estimate), to_kept)
+    return NearDuplicates(labels, left, right, sim, len(estimate), to_kept, joined)

@@ -29,6 +29,9 @@ from curata.stages.registry import register_stage
 BASE_CODE = "near_duplicate"
 BASE_CLUSTER = "near_dup_cluster"
 BASE_SIMILARITY = "near_dup_similarity"
+# The whole connected component (its lowest row), which `split` keeps in one split: stars of one
+# component can still hold near-duplicate pairs across them.
+BASE_COMPONENT = "near_dup_component"
 declare_key_codes(
     BASE_CODE,
     description="high n-gram Jaccard similarity to another record (MinHash-LSH, verified)",
@@ -75,6 +78,15 @@ def key_shingles(turns: pa.ChunkedArray | pa.Array, key: DedupKey, params: NearD
     return shingle_texts(contents, record_of_text, len(turns), params.shingle, params.n)
 
 
+def component_ids(labels: np.ndarray) -> np.ndarray:
+    """Per row, the lowest row of its component, or -1 when it is alone."""
+    if len(labels) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, first, inverse, counts = np.unique(labels, return_index=True, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    return np.where(counts[inverse] > 1, first[inverse], -1).astype(np.int64)
+
+
 @register_stage
 class NearDedup(DatasetStage):
     name = "near_dedup"
@@ -99,6 +111,10 @@ class NearDedup(DatasetStage):
     def similarity(self) -> str:
         return cluster_column(BASE_SIMILARITY, self.settings.key)
 
+    @property
+    def component(self) -> str:
+        return cluster_column(BASE_COMPONENT, self.settings.key)
+
     def reads(self) -> frozenset[str]:
         extra = {"quality"} if self.use_quality else set()
         if self.exact_column is not None:
@@ -115,6 +131,7 @@ class NearDedup(DatasetStage):
             **check_column_types(self.code, related=True),
             self.cluster: pa.int64(),
             self.similarity: pa.float32(),
+            self.component: pa.int64(),
         }
 
     def check_codes(self) -> tuple[str, ...]:
@@ -150,6 +167,8 @@ class NearDedup(DatasetStage):
         ids = data.column("id").to_pylist()
         to_kept = found.to_kept if found.to_kept is not None else found.best_similarity()
         columns = self.columns(found.labels, found.best_similarity(), quality, ids, to_kept, exact)
+        joined = found.components if found.components is not None else found.labels
+        columns[self.component] = pa.array(component_ids(joined))
         return DatasetResult(
             columns=columns, summary=self.summary(columns, found.candidates, len(found.left))
         )

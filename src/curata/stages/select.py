@@ -1,5 +1,6 @@
-"""Select a budget of records among those the rules keep: DEITA (score-first, diversity-aware),
-k-center greedy, quotas per label or cluster, or simply the top scores."""
+"""Select a budget of records among those the rules keep: DEITA's redundancy filter with a
+quality/diversity blend (`diversity: 0` is DEITA's published score-first walk), k-center greedy,
+quotas per label or cluster, or simply the top scores."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pydantic import Field, model_validator
 
 from curata.checks.columns import message_column, score_column
 from curata.checks.registry import declare_check
-from curata.select.methods import deita_select, k_center_greedy, score_order, stratified_quota
+from curata.diversity import mean_pairwise_distance, vendi_score
+from curata.select.methods import k_center_greedy, score_order, spread_select, stratified_quota
 from curata.stages.base import DatasetResult, DatasetView, DecisionStage, ProgressCallback, StageSettings
 from curata.stages.registry import register_stage
 
@@ -27,6 +29,9 @@ class SelectSettings(StageSettings):
     method: Literal["deita", "kcenter", "quota", "top"] = "deita"
     score: str = "quality"
     threshold: float = Field(default=0.9, gt=0.0, le=1.0)
+    # DEITA only: weight of the mean cosine distance to the records already chosen against the
+    # score, both standardised; 0 walks by score alone as DEITA publishes (see docs/semantic.md).
+    diversity: float = Field(default=1.0, ge=0.0)
     by: Literal["label", "cluster"] | None = None
     cluster_column: str = "topic_cluster"
     balance: bool = False
@@ -84,6 +89,7 @@ class Select(DecisionStage):
         eligible = np.flatnonzero(kept)
         scores = np.nan_to_num(data.numpy(self.settings.score).astype(np.float64), nan=0.0)
         budget = self.settings.budget(len(eligible)) if len(eligible) else 0
+        self.embeddings: np.ndarray | None = None
         chosen = self.choose(data, eligible, scores, budget)
         selected = np.zeros(n, dtype=bool)
         selected[chosen] = True
@@ -103,6 +109,13 @@ class Select(DecisionStage):
             "mean_score_eligible": float(scores[eligible].mean()) if len(eligible) else None,
             "mean_score_random": float(scores[baseline].mean()) if budget else None,
         }
+        if self.settings.method == "deita":
+            summary["diversity_weight"] = self.settings.diversity
+        if self.embeddings is not None and budget:
+            position = np.full(n, -1, dtype=np.int64)
+            position[eligible] = np.arange(len(eligible))
+            summary["diversity_selected"] = diversity_figures(self.embeddings[position[chosen]])
+            summary["diversity_random"] = diversity_figures(self.embeddings[position[baseline]])
         return DatasetResult(
             columns={
                 "selected": pa.array(selected),
@@ -127,9 +140,10 @@ class Select(DecisionStage):
         if s.method == "top":
             return score_order(sub_scores)[:budget]
         embeddings = embedding_matrix(data, eligible) if self.needs_embeddings() else None
+        self.embeddings = embeddings
         if s.method == "deita":
             assert embeddings is not None
-            return deita_select(sub_scores, embeddings, budget, s.threshold)
+            return spread_select(sub_scores, embeddings, budget, s.threshold, s.diversity)
         if s.method == "kcenter":
             assert embeddings is not None
             return k_center_greedy(embeddings, budget, scores=sub_scores)
@@ -144,6 +158,13 @@ class Select(DecisionStage):
             embeddings=embeddings,
             threshold=s.threshold,
         )
+
+
+def diversity_figures(vectors: np.ndarray) -> dict[str, float]:
+    return {
+        "mean_pairwise_cosine_distance": round(mean_pairwise_distance(vectors), 4),
+        "vendi": round(vendi_score(vectors), 2),
+    }
 
 
 def embedding_matrix(data: DatasetView, rows: np.ndarray) -> np.ndarray:
