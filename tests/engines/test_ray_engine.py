@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from curata.checks.columns import message_column, related_column
 from tests.conftest import write_jsonl
+from tests.engines.near_data import near_rows
 from tests.engines.test_resume import assert_same_outputs, dataset
 
 pytest.importorskip("ray")
@@ -46,12 +49,27 @@ def test_ray_engine_smoke_matches_the_local_engine(tmp_path: Path) -> None:
         {"instruction": f"Question {i % 700}?", "input": "", "output": f"Answer {i % 900}." if i % 50 else ""}
         for i in range(3_000)
     ]
-    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    # Near copies (edited copies, chains of edits, templated records) for the distributed near_dedup.
+    data = write_jsonl(tmp_path / "in.jsonl", rows + near_rows(60))
     run(data, tmp_path / "local", "local")
     run(data, tmp_path / "ray", "ray")
     assert_same_outputs(tmp_path / "local", tmp_path / "ray")
-    summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
-    assert summary["engine"] == "ray" and summary["stage_summaries"]["exact_dedup"]["duplicates"] > 0
+    local, ray = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("local", "ray"))
+    assert ray["engine"] == "ray" and ray["stage_summaries"]["exact_dedup"]["duplicates"] > 0
+    assert ray["stage_summaries"]["near_dedup"] == local["stage_summaries"]["near_dedup"]
+    assert ray["stage_summaries"]["near_dedup"]["duplicates"] > 0
+    assert_same_near_signals(tmp_path / "local", tmp_path / "ray", "")
+
+
+def assert_same_near_signals(local: Path, ray: Path, suffix: str) -> None:
+    """The near_dedup signals, named: the score, message, kept record, cluster and similarity."""
+    names = [f"{base}{suffix}" for base in ("near_duplicate", "near_dup_cluster", "near_dup_similarity")]
+    names += [message_column(f"near_duplicate{suffix}"), related_column(f"near_duplicate{suffix}")]
+    a, b = (pq.read_table(d / "signals.parquet") for d in (local, ray))
+    for name in names:
+        assert a.column(name).equals(b.column(name)), name
+    assert (a.column(f"near_duplicate{suffix}").to_numpy() > 0).any()
+    assert (a.column(f"near_dup_similarity{suffix}").to_numpy() > 0).any()
 
 
 REAL = Path(__file__).parents[1] / "data" / "real"

@@ -66,13 +66,16 @@ def ray_columns(stage: NearDedup, data: pa.Table) -> tuple[pa.Table, dict[str, o
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("key", ["conversation", "response"])
-@pytest.mark.parametrize("verify_pairs", [20_000, 7])
+@pytest.mark.parametrize(("verify_pairs", "with_duplicates"), [(20_000, True), (7, True), (20_000, False)])
 def test_distributed_near_dedup_equals_the_local_stage(
-    local_ray: None, monkeypatch: pytest.MonkeyPatch, key: str, verify_pairs: int
+    local_ray: None, monkeypatch: pytest.MonkeyPatch, key: str, verify_pairs: int, with_duplicates: bool
 ) -> None:
     monkeypatch.setattr("curata.dedup.near.VERIFY_PAIRS", verify_pairs)
     monkeypatch.setattr("curata.dedup.near_ray.VERIFY_PAIRS", verify_pairs)
     data = table(60)
+    if not with_duplicates:  # the first record of each base only: random words, no near copies
+        data = data.filter(pa.array(np.arange(data.num_rows) % 8 == 0))
+        data = data.set_column(0, "_row", pa.array(np.arange(data.num_rows, dtype=np.int64)))
     stage = NearDedup(NearDedupSettings(key=key))  # type: ignore[arg-type]
     stage.bind({name: data.schema.field(name).type for name in data.column_names}, ())
     assert stage.use_quality and stage.exact_column is not None
@@ -81,4 +84,4 @@ def test_distributed_near_dedup_equals_the_local_stage(
     for name in stage.writes():
         assert distributed.column(name).to_pylist() == local.columns[name].to_pylist(), name
     assert summary == local.summary
-    assert local.summary["duplicates"] > 0 and local.summary["verified_pairs"] > 0
+    assert (local.summary["duplicates"] > 0 and local.summary["verified_pairs"] > 0) == with_duplicates

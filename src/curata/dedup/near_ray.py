@@ -241,10 +241,20 @@ class RayNearDuplicates:
     nodes: np.ndarray
     found: NearDuplicates
     meta: pa.Table
+    # The Jaccard of every passing pair (sorted `pair_codes` of node positions): the star split
+    # mostly asks for these again.
+    known_codes: np.ndarray
+    known_sims: np.ndarray
 
     def jaccard(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """True Jaccard of node pairs, computed by Ray tasks where the shingles are."""
-        return pair_jaccard(self.sketched, self.nodes[left], self.nodes[right])
+        """True Jaccard of node pairs: known ones looked up, the rest computed by Ray tasks."""
+        codes = pair_codes(np.minimum(left, right), np.maximum(left, right))
+        at = np.searchsorted(self.known_codes, codes).clip(0, max(len(self.known_codes) - 1, 0))
+        known = self.known_codes[at] == codes if len(self.known_codes) else np.zeros(len(codes), bool)
+        out = np.where(known, self.known_sims[at] if len(self.known_codes) else 0.0, 0.0).astype(np.float32)
+        unknown = np.flatnonzero(~known)
+        out[unknown] = pair_jaccard(self.sketched, self.nodes[left[unknown]], self.nodes[right[unknown]])
+        return out
 
     def assign(self, members: pa.Table, fill: dict[str, Any]) -> Any:
         """Every row's columns: the member table's for its rows, `fill` (or null) elsewhere."""
@@ -332,14 +342,13 @@ def find_ray(
     levels = ordered.filter(pa.array(kind == LEVEL))
     level_values = levels.column("estimate").to_numpy()
     by_level = np.argsort(-level_values, kind="stable")
-    offsets = np.concatenate([[0], np.cumsum(levels.column("right").to_numpy()[by_level])[:-1]])
-    offset_of = dict(zip(level_values[by_level].tolist(), offsets.tolist(), strict=True))
+    sizes = levels.column("right").to_numpy()[by_level]
+    offsets = np.cumsum(sizes) - sizes
     passing = ordered.filter(pa.array(kind == PAIR))
     left, right = passing.column("left").to_numpy(), passing.column("right").to_numpy()
     sim = passing.column("sim").to_numpy()
-    rank = passing.column("position").to_numpy() + np.array(
-        [offset_of[v] for v in passing.column("estimate").to_numpy().tolist()], dtype=np.int64
-    )
+    level = np.searchsorted(-level_values[by_level], -passing.column("estimate").to_numpy())
+    rank = passing.column("position").to_numpy() + offsets[level]
     nodes = sorted_unique(np.concatenate([left, right]).astype(np.int64))
     low, high = np.searchsorted(nodes, left), np.searchsorted(nodes, right)
     kept_l, kept_r, kept_j, labels = verify_rounds(
@@ -347,7 +356,9 @@ def find_ray(
     )
     found = NearDuplicates(labels, kept_l, kept_r, kept_j, n_candidates)
     meta = node_rows(sketched, nodes, keep)
-    return RayNearDuplicates(sketched, nodes, found, meta)
+    codes = pair_codes(low, high)
+    by_code = np.argsort(codes)
+    return RayNearDuplicates(sketched, nodes, found, meta, codes[by_code], sim[by_code])
 
 
 def node_rows(sketched: Any, nodes: np.ndarray, keep: list[str]) -> pa.Table:
