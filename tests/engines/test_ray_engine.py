@@ -82,12 +82,15 @@ stages:
   - checks
   - quality
   - exact_dedup
+  - near_dedup: {key: prompt}
+  - near_dedup: {key: response}
   - conflicts:
       prompt_clusters: [exact_dup_cluster]
   - decide:
       actions:
         empty_response: drop
         exact_duplicate: drop
+        near_duplicate_response: drop
   - select: {fraction: 0.8, method: top}
   - split
 """
@@ -95,7 +98,8 @@ stages:
 
 def real_records(n: int) -> list[dict[str, str]]:
     """Real instructions (LIMA, GSM8K samples) with exact copies, same prompts with other
-    answers, and empty answers mixed in."""
+    answers, empty answers, and near copies (every 13th answer with a few words edited, the
+    edits growing along the set so copies of copies chain) mixed in."""
     pool = json.loads((REAL / "lima.json").read_text()) + json.loads((REAL / "gsm_8k_train.json").read_text())
     rows = []
     for i in range(n):
@@ -105,6 +109,12 @@ def real_records(n: int) -> list[dict[str, str]]:
         row = {"instruction": prompt, "input": base.get("input", ""), "output": base["output"]}
         if i % 11 == 0:
             row["output"] = f"A different answer, number {i}."
+        if i % 13 == 5:
+            words = row["output"].split()
+            for k in range(1 + (i // 13) % 4):
+                if words:
+                    words[(i * 7 + k * 31) % len(words)] = f"edit{k}"
+            row["output"] = " ".join(words)
         if i % 37 == 0:
             row["output"] = " "
         rows.append(row)
@@ -127,6 +137,8 @@ def test_ray_engine_matches_the_local_engine_on_real_records(tmp_path: Path, rec
     assert local["stage_summaries"] == ray["stage_summaries"]
     assert ray["stage_summaries"]["conflicts"]["records"] > 0
     assert ray["stage_summaries"]["exact_dedup"]["duplicates"] > 0
+    for suffix in [""] if recipe == "default" else ["_prompt", "_response"]:
+        assert_same_near_signals(tmp_path / "local", tmp_path / "ray", suffix)
     for split in sorted((tmp_path / "local" / "splits").glob("*.jsonl")):
         assert split.read_bytes() == (tmp_path / "ray" / "splits" / split.name).read_bytes()
 
