@@ -249,9 +249,9 @@ class RayNearDuplicates:
     def jaccard(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """True Jaccard of node pairs: known ones looked up, the rest computed by Ray tasks."""
         codes = pair_codes(np.minimum(left, right), np.maximum(left, right))
-        at = np.searchsorted(self.known_codes, codes).clip(0, max(len(self.known_codes) - 1, 0))
-        known = self.known_codes[at] == codes if len(self.known_codes) else np.zeros(len(codes), bool)
-        out = np.where(known, self.known_sims[at] if len(self.known_codes) else 0.0, 0.0).astype(np.float32)
+        at, known = lookup(self.known_codes, codes)
+        out = np.zeros(len(codes), np.float32)
+        out[known] = self.known_sims[at[known]]
         unknown = np.flatnonzero(~known)
         out[unknown] = pair_jaccard(self.sketched, self.nodes[left[unknown]], self.nodes[right[unknown]])
         return out
@@ -262,23 +262,25 @@ class RayNearDuplicates:
         nodes = self.nodes
 
         def per_block(batch: pa.Table) -> pa.Table:
-            rows = batch.column("_row").to_numpy()
-            at = np.searchsorted(nodes, rows).clip(0, max(len(nodes) - 1, 0))
-            hit = (nodes[at] == rows) if len(nodes) else np.zeros(len(rows), bool)
+            at, hit = lookup(nodes, batch.column("_row").to_numpy())
             index = pa.array(at, mask=~hit)
             columns: dict[str, Any] = {"_row": batch.column("_row")}
             for name in names:
-                column = (
-                    members.column(name).take(index)
-                    if len(nodes)
-                    else pa.nulls(len(rows), members.schema.field(name).type)
-                )
+                column = members.column(name).take(index)
                 columns[name] = pc.fill_null(column, fill[name]) if name in fill else column
             return pa.table(columns)
 
         return self.sketched.select_columns(["_row"]).map_batches(
             per_block, batch_format="pyarrow", batch_size=None
         )
+
+
+def lookup(ordered: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each value is in a sorted array, and whether it is there at all."""
+    if len(ordered) == 0:
+        return np.zeros(len(values), np.int64), np.zeros(len(values), bool)
+    at = np.searchsorted(ordered, values).clip(0, len(ordered) - 1)
+    return at, ordered[at] == values
 
 
 def pair_jaccard(sketched: Any, left: np.ndarray, right: np.ndarray) -> np.ndarray:
