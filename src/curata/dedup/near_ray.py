@@ -5,10 +5,11 @@ distributed operations, so the clusters, scores and similarities are the local e
    `sketch` as the local engine; the block keeps the 32-bit shingle hashes for verification.
 2. LSH buckets (`group_by_key` on the band hash): one row per (band, hash, row); each bucket's
    candidate pairs come from the local `bucket_pairs`, over the bucket's rows in row order.
-3. Estimate and verify (`join_by_key` twice, by the low then the high row): every pair meets
-   both records' signatures and shingles in one task; copies of a pair from several bands meet
-   in the same task (same low row) and are counted once. Signature estimate, the promising
-   filter and the true Jaccard are the local functions.
+3. Estimate, then verify (`join_by_key`, by the low then the high row): every pair meets both
+   records' signatures in one task; copies of a pair from several bands meet in the same task
+   (same low row) and are counted once. The promising pairs (the local filter on the signature
+   estimate) then meet both records' shingles the same way for their true Jaccard: shingles
+   travel only with promising pairs.
 4. Order (`group_by_key` on the estimate): the local engine verifies the promising pairs in
    rounds of `VERIFY_PAIRS`, best estimate first, ties by pair; each task numbers its pairs
    within their estimate, the driver adds the offsets of the higher estimates. Only passing
@@ -35,9 +36,8 @@ from curata.dedup.shingles import Shingles
 from curata.dedup.verify import jaccard_pairs, sorted_unique
 
 SIG, SHINGLES, COUNT = "_sig", "_shingles", "_count"
-# Rows of the estimate-order output: a passing pair, the number of pairs with one estimate, or
-# the number of distinct candidate pairs of one task.
-PAIR, LEVEL, CANDIDATES = 0, 1, 2
+# Rows of the estimate-order output: a passing pair, or the number of pairs with one estimate.
+PAIR, LEVEL = 0, 1
 ORDER_SCHEMA = pa.schema(
     [
         ("kind", pa.int8()),
@@ -123,67 +123,62 @@ def bucket_block(batch: pa.Table, window: int) -> pa.Table:
 
 
 def attach(pairs: pa.Table, sketched: pa.Table, side: str) -> pa.Table:
-    """The pairs with the signature and shingles of their `side` row appended."""
+    """The pairs with the columns of their `side` row (all but `_row`) appended, prefixed `side`."""
     rows = sketched.column("_row").to_numpy()
     order = np.argsort(rows, kind="stable")
     wanted = pairs.column(side).to_numpy()
     at = np.searchsorted(rows[order], wanted)
     if len(wanted) and (at.max() >= len(rows) or (rows[order][at] != wanted).any()):
         raise RuntimeError(f"near_dedup (ray): rows of {side} pair ends are missing from their partition")
-    found = sketched.select([SIG, SHINGLES]).take(pa.array(order[at]))
-    return pairs.append_column(f"{side}{SIG}", found.column(SIG)).append_column(
-        f"{side}{SHINGLES}", found.column(SHINGLES)
-    )
+    found = sketched.take(pa.array(order[at]))
+    for name in sketched.column_names:
+        if name != "_row":
+            pairs = pairs.append_column(f"{side}{name}", found.column(name))
+    return pairs
 
 
-def both_sides(pairs: pa.Table) -> tuple[np.ndarray, Shingles]:
-    """The stacked signatures and shingles of the pairs' low rows then high rows."""
-    sig = np.vstack([signature_matrix(pairs.column(f"{s}{SIG}")) for s in ("left", "right")])
-    low, high = (shingle_lists(pairs.column(f"{s}{SHINGLES}")) for s in ("left", "right"))
-    offsets = np.concatenate([low.offsets, high.offsets[1:] + low.offsets[-1]])
-    return sig, Shingles(np.concatenate([low.hashes, high.hashes]), offsets)
-
-
-def score_block(pairs: pa.Table, sketched: pa.Table, params: NearDedupParams) -> pa.Table:
-    """Estimate and true Jaccard of every promising pair (the local filter), plus the count of
-    this task's candidate pairs."""
-    pairs = attach(pairs, sketched, "right")
+def estimate_block(pairs: pa.Table, signatures: pa.Table, params: NearDedupParams) -> pa.Table:
+    """The promising pairs (the local filter on the signature estimate) and their estimate."""
+    pairs = attach(pairs, signatures, "right")
     m = pairs.num_rows
-    sig, shingles = both_sides(pairs)
-    low, high = np.arange(m), np.arange(m, 2 * m)
-    estimate = estimated_jaccard(sig, low, high)
+    sig = np.vstack([signature_matrix(pairs.column(f"{s}{SIG}")) for s in ("left", "right")])
+    estimate = estimated_jaccard(sig, np.arange(m), np.arange(m, 2 * m))
     promising = np.flatnonzero(estimate >= params.threshold - params.slack)
-    sim = jaccard_pairs(shingles, low[promising], high[promising])
-    counted = pa.table(
+    return pa.table(
         {
-            "kind": pa.array([CANDIDATES], pa.int8()),
-            "left": pa.array([-1], pa.int64()),
-            "right": pa.array([m], pa.int64()),
-            "estimate": pa.array([-1.0], pa.float32()),
-            "sim": pa.array([0.0], pa.float32()),
-            "position": pa.array([0], pa.int64()),
-        }
-    )
-    scored = pa.table(
-        {
-            "kind": pa.array(np.full(len(promising), PAIR, np.int8)),
             "left": pairs.column("left").take(pa.array(promising)),
             "right": pairs.column("right").take(pa.array(promising)),
             "estimate": pa.array(estimate[promising]),
-            "sim": pa.array(sim.astype(np.float32)),
-            "position": pa.array(np.zeros(len(promising), np.int64)),
-        },
-        schema=ORDER_SCHEMA,
+        }
     )
-    return pa.concat_tables([scored, counted.cast(ORDER_SCHEMA)])
+
+
+def jaccard_block(pairs: pa.Table, shingles: pa.Table) -> pa.Table:
+    """The pairs (low row's shingles attached) with their true Jaccard, shingles dropped."""
+    pairs = attach(pairs, shingles, "right")
+    low, high = (shingle_lists(pairs.column(f"{s}{SHINGLES}")) for s in ("left", "right"))
+    offsets = np.concatenate([low.offsets, high.offsets[1:] + low.offsets[-1]])
+    stacked = Shingles(np.concatenate([low.hashes, high.hashes]), offsets)
+    m = pairs.num_rows
+    sim = jaccard_pairs(stacked, np.arange(m), np.arange(m, 2 * m))
+    pairs = pairs.drop_columns([f"{s}{SHINGLES}" for s in ("left", "right")])
+    return pairs.append_column("sim", pa.array(sim.astype(np.float32)))
+
+
+def jaccard_of(pairs: Any, shingles: Any) -> Any:
+    """A Ray Dataset of the pairs (`left`, `right` and any other columns) with their true Jaccard
+    `sim`, by two distributed joins with the rows' shingles."""
+    from curata.engines.ray_engine import integer_key, join_by_key
+
+    row = integer_key("_row")
+    with_low = join_by_key(pairs, integer_key("left"), shingles, row, lambda p, s: attach(p, s, "left"))
+    return join_by_key(with_low, integer_key("right"), shingles, row, jaccard_block)
 
 
 def order_block(batch: pa.Table, threshold: float) -> pa.Table:
     """Each pair's position among the pairs of its estimate (ties by pair, as the local stable
     sort over sorted pairs), the number of pairs per estimate, and only the passing pairs."""
-    kind = batch.column("kind").to_numpy()
-    pairs = batch.filter(pa.array(kind == PAIR))
-    counts = batch.filter(pa.array(kind == CANDIDATES))
+    pairs = batch
     left, right = pairs.column("left").to_numpy(), pairs.column("right").to_numpy()
     estimate = pairs.column("estimate").to_numpy()
     order = np.lexsort((right, left, estimate))
@@ -194,9 +189,17 @@ def order_block(batch: pa.Table, threshold: float) -> pa.Table:
     position = np.empty(len(order), np.int64)
     position[order] = np.arange(len(order)) - first
     levels, sizes = np.unique(estimate, return_counts=True)
-    passing = pairs.filter(pa.array(pairs.column("sim").to_numpy() >= threshold))
-    passing = passing.set_column(
-        5, "position", pa.array(position[pairs.column("sim").to_numpy() >= threshold])
+    ok = pairs.column("sim").to_numpy() >= threshold
+    passing = pa.table(
+        {
+            "kind": pa.array(np.full(int(ok.sum()), PAIR, np.int8)),
+            "left": pairs.column("left").filter(pa.array(ok)),
+            "right": pairs.column("right").filter(pa.array(ok)),
+            "estimate": pairs.column("estimate").filter(pa.array(ok)),
+            "sim": pairs.column("sim").filter(pa.array(ok)),
+            "position": pa.array(position[ok]),
+        },
+        schema=ORDER_SCHEMA,
     )
     level_rows = pa.table(
         {
@@ -209,7 +212,7 @@ def order_block(batch: pa.Table, threshold: float) -> pa.Table:
         },
         schema=ORDER_SCHEMA,
     )
-    return pa.concat_tables([passing.cast(ORDER_SCHEMA), level_rows, counts.cast(ORDER_SCHEMA)])
+    return pa.concat_tables([passing, level_rows])
 
 
 def estimate_key(batch: pa.Table) -> np.ndarray:
@@ -238,6 +241,7 @@ class RayNearDuplicates:
     indexes positions in `nodes`; `meta` holds the kept columns of those rows, in order."""
 
     sketched: Any
+    shingles: Any
     nodes: np.ndarray
     found: NearDuplicates
     meta: pa.Table
@@ -253,7 +257,7 @@ class RayNearDuplicates:
         out = np.zeros(len(codes), np.float32)
         out[known] = self.known_sims[at[known]]
         unknown = np.flatnonzero(~known)
-        out[unknown] = pair_jaccard(self.sketched, self.nodes[left[unknown]], self.nodes[right[unknown]])
+        out[unknown] = pair_jaccard(self.shingles, self.nodes[left[unknown]], self.nodes[right[unknown]])
         return out
 
     def assign(self, members: pa.Table, fill: dict[str, Any]) -> Any:
@@ -283,29 +287,14 @@ def lookup(ordered: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndar
     return at, ordered[at] == values
 
 
-def pair_jaccard(sketched: Any, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """True Jaccard of (left[i], right[i]) for global rows, by two distributed joins."""
+def pair_jaccard(shingles: Any, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """True Jaccard of (left[i], right[i]) for global rows, computed where the shingles are."""
     import ray
-
-    from curata.engines.ray_engine import integer_key, join_by_key
 
     if len(left) == 0:
         return np.zeros(0, np.float32)
-    pairs = ray.data.from_arrow(
-        pa.table({"pair": np.arange(len(left), dtype=np.int64), "left": left, "right": right})
-    )
-    with_left = join_by_key(
-        pairs, integer_key("left"), sketched, integer_key("_row"), lambda p, s: attach(p, s, "left")
-    )
-
-    def measure(p: pa.Table, s: pa.Table) -> pa.Table:
-        p = attach(p, s, "right")
-        _, shingles = both_sides(p)
-        m = p.num_rows
-        sim = jaccard_pairs(shingles, np.arange(m), np.arange(m, 2 * m))
-        return pa.table({"pair": p.column("pair"), "sim": pa.array(sim.astype(np.float32))})
-
-    result = collect(join_by_key(with_left, integer_key("right"), sketched, integer_key("_row"), measure))
+    pairs = pa.table({"pair": np.arange(len(left), dtype=np.int64), "left": left, "right": right})
+    result = collect(jaccard_of(ray.data.from_arrow(pairs), shingles))
     out = np.zeros(len(left), np.float32)
     out[result.column("pair").to_numpy()] = result.column("sim").to_numpy()
     return out
@@ -333,14 +322,19 @@ def find_ray(
         codes = sorted_unique(pair_codes(pairs.column("left").to_numpy(), pairs.column("right").to_numpy()))
         return attach(pairs_table(codes), s, "left")
 
-    lows = join_by_key(candidates, integer_key("left"), sketched, integer_key("_row"), with_low)
-    scored = join_by_key(
-        lows, integer_key("right"), sketched, integer_key("_row"), lambda p, s: score_block(p, s, params)
+    signatures = sketched.select_columns(["_row", SIG]).materialize()
+    shingles = sketched.select_columns(["_row", SHINGLES]).materialize()
+    row = integer_key("_row")
+    lows = join_by_key(candidates, integer_key("left"), signatures, row, with_low)
+    n_candidates = lows.count()
+    promising = join_by_key(
+        lows, integer_key("right"), signatures, row, lambda p, s: estimate_block(p, s, params)
     )
     threshold = params.threshold
-    ordered = collect(group_by_key(scored, estimate_key, lambda b: order_block(b, threshold)))
+    ordered = collect(
+        group_by_key(jaccard_of(promising, shingles), estimate_key, lambda b: order_block(b, threshold))
+    )
     kind = ordered.column("kind").to_numpy()
-    n_candidates = int(ordered.column("right").to_numpy()[kind == CANDIDATES].sum())
     levels = ordered.filter(pa.array(kind == LEVEL))
     level_values = levels.column("estimate").to_numpy()
     by_level = np.argsort(-level_values, kind="stable")
@@ -360,7 +354,7 @@ def find_ray(
     meta = node_rows(sketched, nodes, keep)
     codes = pair_codes(low, high)
     by_code = np.argsort(codes)
-    return RayNearDuplicates(sketched, nodes, found, meta, codes[by_code], sim[by_code])
+    return RayNearDuplicates(sketched, shingles, nodes, found, meta, codes[by_code], sim[by_code])
 
 
 def node_rows(sketched: Any, nodes: np.ndarray, keep: list[str]) -> pa.Table:

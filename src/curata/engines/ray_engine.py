@@ -3,7 +3,7 @@
 - Row stages run as Ray Data `map_batches` over pyarrow batches, in an actor pool (each actor
   builds its stages once, so embedders and local models load once per actor).
 - Dataset stages that provide a distributed implementation (`RayAnalysis`) run as distributed
-  operations (`group_by_key`: a map-reduce of Ray tasks) over the cluster; the driver only
+  operations (`group_by_key`, `join_by_key`: map-reduces of Ray tasks) over the cluster; the driver only
   streams each stage's small output columns back into the run's parts. Others run on the
   driver as in the local engine. How to write one: docs/scale.md.
 - Ingest, the run directory and the outputs are the local engine's, so outputs are identical.
