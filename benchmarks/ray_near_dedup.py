@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ COMPARED = ("curated.jsonl", "rejected.jsonl", "findings.jsonl")
 def run(data: Path, out: Path, recipe: Path, engine: str, workers: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "curata.cli", "run", str(data), "-o", str(out), "--quiet"]
     command += ["--recipe", str(recipe), "--engine", engine, "--workers", str(workers)]
+    shutil.rmtree(out, ignore_errors=True)  # a finished run directory would be reused, not rerun
     start = time.perf_counter()
     subprocess.run(command, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     summary = json.loads((out / "summary.json").read_text())
