@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from curata.checks.columns import message_column, related_column
 from tests.conftest import write_jsonl
+from tests.engines.near_data import near_rows
 from tests.engines.test_resume import assert_same_outputs, dataset
 
 pytest.importorskip("ray")
@@ -46,12 +49,27 @@ def test_ray_engine_smoke_matches_the_local_engine(tmp_path: Path) -> None:
         {"instruction": f"Question {i % 700}?", "input": "", "output": f"Answer {i % 900}." if i % 50 else ""}
         for i in range(3_000)
     ]
-    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    # Near copies (edited copies, chains of edits, templated records) for the distributed near_dedup.
+    data = write_jsonl(tmp_path / "in.jsonl", rows + near_rows(60))
     run(data, tmp_path / "local", "local")
     run(data, tmp_path / "ray", "ray")
     assert_same_outputs(tmp_path / "local", tmp_path / "ray")
-    summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
-    assert summary["engine"] == "ray" and summary["stage_summaries"]["exact_dedup"]["duplicates"] > 0
+    local, ray = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("local", "ray"))
+    assert ray["engine"] == "ray" and ray["stage_summaries"]["exact_dedup"]["duplicates"] > 0
+    assert ray["stage_summaries"]["near_dedup"] == local["stage_summaries"]["near_dedup"]
+    assert ray["stage_summaries"]["near_dedup"]["duplicates"] > 0
+    assert_same_near_signals(tmp_path / "local", tmp_path / "ray", "")
+
+
+def assert_same_near_signals(local: Path, ray: Path, suffix: str) -> None:
+    """The near_dedup signals, named: the score, message, kept record, cluster and similarity."""
+    names = [f"{base}{suffix}" for base in ("near_duplicate", "near_dup_cluster", "near_dup_similarity")]
+    names += [message_column(f"near_duplicate{suffix}"), related_column(f"near_duplicate{suffix}")]
+    a, b = (pq.read_table(d / "signals.parquet") for d in (local, ray))
+    for name in names:
+        assert a.column(name).equals(b.column(name)), name
+    assert (a.column(f"near_duplicate{suffix}").to_numpy() > 0).any()
+    assert (a.column(f"near_dup_similarity{suffix}").to_numpy() > 0).any()
 
 
 REAL = Path(__file__).parents[1] / "data" / "real"
@@ -64,12 +82,15 @@ stages:
   - checks
   - quality
   - exact_dedup
+  - near_dedup: {key: prompt}
+  - near_dedup: {key: response}
   - conflicts:
       prompt_clusters: [exact_dup_cluster]
   - decide:
       actions:
         empty_response: drop
         exact_duplicate: drop
+        near_duplicate_response: drop
   - select: {fraction: 0.8, method: top}
   - split
 """
@@ -77,7 +98,8 @@ stages:
 
 def real_records(n: int) -> list[dict[str, str]]:
     """Real instructions (LIMA, GSM8K samples) with exact copies, same prompts with other
-    answers, and empty answers mixed in."""
+    answers, empty answers, and near copies (every 13th answer with a few words edited, the
+    edits growing along the set so copies of copies chain) mixed in."""
     pool = json.loads((REAL / "lima.json").read_text()) + json.loads((REAL / "gsm_8k_train.json").read_text())
     rows = []
     for i in range(n):
@@ -87,6 +109,12 @@ def real_records(n: int) -> list[dict[str, str]]:
         row = {"instruction": prompt, "input": base.get("input", ""), "output": base["output"]}
         if i % 11 == 0:
             row["output"] = f"A different answer, number {i}."
+        if i % 13 == 5:
+            words = row["output"].split()
+            for k in range(1 + (i // 13) % 4):
+                if words:
+                    words[(i * 7 + k * 31) % len(words)] = f"edit{k}"
+            row["output"] = " ".join(words)
         if i % 37 == 0:
             row["output"] = " "
         rows.append(row)
@@ -109,6 +137,8 @@ def test_ray_engine_matches_the_local_engine_on_real_records(tmp_path: Path, rec
     assert local["stage_summaries"] == ray["stage_summaries"]
     assert ray["stage_summaries"]["conflicts"]["records"] > 0
     assert ray["stage_summaries"]["exact_dedup"]["duplicates"] > 0
+    for suffix in [""] if recipe == "default" else ["_prompt", "_response"]:
+        assert_same_near_signals(tmp_path / "local", tmp_path / "ray", suffix)
     for split in sorted((tmp_path / "local" / "splits").glob("*.jsonl")):
         assert split.read_bytes() == (tmp_path / "ray" / "splits" / split.name).read_bytes()
 

@@ -30,8 +30,11 @@ PIECE_SHINGLES = 1 << 18
 # Candidate pairs verified per round: bounds the shingles gathered at once, and between rounds
 # pairs already joined are skipped.
 VERIFY_PAIRS = 20_000
-# Rounds of splitting chained clusters into stars around their kept record (see star_clusters).
-STAR_ROUNDS = 8
+# Splitting chained clusters into stars (see split_stars) runs until every member is settled, as
+# long as it has checked fewer than this many pairs per row of the set: a templated set needs
+# hundreds of rounds (GPTeacher: ~5,700 chained records), and stopping early keeps records that
+# are near duplicates of each other.
+STAR_PAIRS_PER_ROW = 64
 
 
 @dataclass(frozen=True)
@@ -189,30 +192,51 @@ def verify(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Verified pairs (true Jaccard at or above the threshold) and the components they form.
 
-    Candidates are verified in rounds, most promising first, and a pair whose two records are
-    already joined by verified pairs is skipped: it cannot change the clusters. This keeps
-    templated sets, where thousands of records are all alike, to about one verification per record.
+    Candidates are verified in rounds of `VERIFY_PAIRS`, most promising first (see `verify_rounds`).
+    """
+    rounds = (order[s : s + VERIFY_PAIRS] for s in range(0, len(order), VERIFY_PAIRS))
+    return verify_rounds(
+        left, right, rounds, lambda chosen: stored_jaccard(store, left[chosen], right[chosen]), threshold, n
+    )
+
+
+def verify_rounds(
+    left: np.ndarray,
+    right: np.ndarray,
+    rounds: Iterable[np.ndarray],
+    similarity: Callable[[np.ndarray], np.ndarray],
+    threshold: float,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Verify the pairs round by round (`rounds`: pair indexes) and union the ones that pass.
+
+    A pair whose two records are already joined by the pairs kept in earlier rounds is skipped: it
+    cannot change the clusters. This keeps templated sets, where thousands of records are all
+    alike, to about one verification per record. `similarity(pair indexes)` gives their true
+    Jaccard (read from the shingle store here, computed by Ray tasks on the Ray engine).
     """
     keep_l, keep_r, keep_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
     labels = np.arange(n, dtype=np.int64)
-    for s in range(0, len(order), VERIFY_PAIRS):
-        chosen = order[s : s + VERIFY_PAIRS]
-        lp, rp = left[chosen], right[chosen]
-        open_pairs = labels[lp] != labels[rp]
-        lp, rp = lp[open_pairs], rp[open_pairs]
-        if len(lp) == 0:
+    for pairs in rounds:
+        chosen = pairs[labels[left[pairs]] != labels[right[pairs]]]
+        if len(chosen) == 0:
             continue
-        ends = np.concatenate([lp, rp])
-        rows = sorted_unique(ends)
-        inverse = np.searchsorted(rows, ends)
-        sim = jaccard_pairs(store.rows(rows), inverse[: len(lp)], inverse[len(lp) :])
+        sim = similarity(chosen)
         ok = sim >= threshold
-        keep_l.append(lp[ok])
-        keep_r.append(rp[ok])
+        keep_l.append(left[chosen][ok])
+        keep_r.append(right[chosen][ok])
         keep_j.append(sim[ok])
         if ok.any():
             labels = components(n, np.concatenate(keep_l), np.concatenate(keep_r))
     return np.concatenate(keep_l), np.concatenate(keep_r), np.concatenate(keep_j), labels
+
+
+def stored_jaccard(store: ShingleStore, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """True Jaccard of the pairs (left[i], right[i]) from the stored shingles."""
+    ends = np.concatenate([left, right])
+    rows = sorted_unique(ends)
+    inverse = np.searchsorted(rows, ends)
+    return jaccard_pairs(store.rows(rows), inverse[: len(left)], inverse[len(left) :])
 
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -227,29 +251,42 @@ def star_clusters(
     store: ShingleStore,
     threshold: float,
     pick: Callable[[np.ndarray], np.ndarray],
-    rounds: int = STAR_ROUNDS,
+    pairs_per_row: int = STAR_PAIRS_PER_ROW,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`split_stars` with the Jaccard read from the shingle store."""
+    return split_stars(labels, lambda a, b: stored_jaccard(store, a, b), threshold, pick, pairs_per_row)
+
+
+def split_stars(
+    labels: np.ndarray,
+    similarity: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    threshold: float,
+    pick: Callable[[np.ndarray], np.ndarray],
+    pairs_per_row: int = STAR_PAIRS_PER_ROW,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split chained components so every member is itself similar to the record kept for it.
 
     Union-find joins A~B~C even when A and C share little (templated sets chain through a shared
     preamble); a record is dropped only if its own Jaccard to the kept representative passes the
     threshold. Members that fail form a new group (with its own representative) for the next
-    round; after `rounds` the rest stay on their own, kept. Returns the labels and, per row, the
-    Jaccard to its representative (1 for representatives and singletons)."""
+    round, until every member is settled; so a kept record is never within the threshold of the
+    record kept in an earlier round of its chain. Should the pairs checked exceed `pairs_per_row`
+    per row (a pathological chain), the rest stay on their own, kept. `similarity(rows, kept
+    rows)` gives the true Jaccard of each pair. Returns the labels and, per row, the Jaccard to its
+    representative (1 for representatives and singletons)."""
     labels = labels.copy()
     n = len(labels)
     to_kept = np.ones(n, dtype=np.float32)
     settled = np.zeros(n, dtype=bool)
     failing = np.zeros(0, dtype=np.int64)
-    for _ in range(rounds):
+    budget = pairs_per_row * n
+    while budget > 0:
         kept = pick(labels)
         members = np.flatnonzero((kept != np.arange(n)) & ~settled)
         if len(members) == 0:
             return labels, to_kept
-        ends = np.concatenate([members, kept[members]])
-        rows = sorted_unique(ends)
-        inverse = np.searchsorted(rows, ends)
-        sim = jaccard_pairs(store.rows(rows), inverse[: len(members)], inverse[len(members) :])
+        budget -= len(members)
+        sim = similarity(members, kept[members])
         ok = sim >= threshold
         to_kept[members] = sim
         settled[members[ok]] = True

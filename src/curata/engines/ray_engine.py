@@ -3,7 +3,7 @@
 - Row stages run as Ray Data `map_batches` over pyarrow batches, in an actor pool (each actor
   builds its stages once, so embedders and local models load once per actor).
 - Dataset stages that provide a distributed implementation (`RayAnalysis`) run as distributed
-  operations (`group_by_key`: a map-reduce of Ray tasks) over the cluster; the driver only
+  operations (`group_by_key`, `join_by_key`: map-reduces of Ray tasks) over the cluster; the driver only
   streams each stage's small output columns back into the run's parts. Others run on the
   driver as in the local engine. How to write one: docs/scale.md.
 - Ingest, the run directory and the outputs are the local engine's, so outputs are identical.
@@ -94,6 +94,54 @@ def group_by_key(
     pieces: list[Any] = [split_task.remote(block) for block in rows.to_arrow_refs()]
     outputs = [reduce_task.remote(*(piece[i] for piece in pieces)) for i in range(count)]
     return ray.data.from_arrow_refs(outputs)
+
+
+def join_by_key(
+    left: Any,
+    left_key: Callable[[pa.Table], np.ndarray],
+    right: Any,
+    right_key: Callable[[pa.Table], np.ndarray],
+    apply: Callable[[pa.Table, pa.Table], pa.Table],
+    partitions: int | None = None,
+) -> Any:
+    """A distributed join as the same map-reduce as `group_by_key`: the blocks of both Ray Datasets
+    are split into buckets by their key, and `apply(left rows, right rows)` gets each bucket of
+    both sides at once, so a left row meets every right row with its key. Both datasets need at
+    least one block. Only object references pass through the driver."""
+    import ray
+
+    cpus = float(ray.cluster_resources().get("CPU", 2))  # type: ignore[no-untyped-call]
+    count = partitions or max(2, int(cpus))
+
+    def split(block: pa.Table, key: Callable[[pa.Table], np.ndarray]) -> tuple[pa.Table, ...]:
+        bucket = key(block) % np.uint64(count)
+        return tuple(block.filter(pa.array(bucket == i)) for i in range(count))
+
+    def reduce(n_left: int, *pieces: pa.Table) -> pa.Table:
+        return apply(pa.concat_tables(pieces[:n_left]), pa.concat_tables(pieces[n_left:]))
+
+    split_task = ray.remote(split).options(num_returns=count)
+    reduce_task = ray.remote(reduce)
+    left_pieces: list[Any] = [split_task.remote(block, left_key) for block in left.to_arrow_refs()]
+    right_pieces: list[Any] = [split_task.remote(block, right_key) for block in right.to_arrow_refs()]
+    if not left_pieces or not right_pieces:
+        raise CurataError("join_by_key needs at least one block on each side")
+    outputs = [
+        reduce_task.remote(
+            len(left_pieces), *(piece[i] for piece in left_pieces), *(piece[i] for piece in right_pieces)
+        )
+        for i in range(count)
+    ]
+    return ray.data.from_arrow_refs(outputs)
+
+
+def integer_key(column: str) -> Callable[[pa.Table], np.ndarray]:
+    """A partition key for `group_by_key` / `join_by_key`: an integer column (row numbers, hashes)."""
+
+    def key(batch: pa.Table) -> np.ndarray:
+        return np.asarray(batch.column(column).to_numpy()).astype(np.uint64)
+
+    return key
 
 
 def start_ray(workers: int, address: str | None = None) -> Any:

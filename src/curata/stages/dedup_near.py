@@ -85,6 +85,13 @@ def component_ids(labels: np.ndarray) -> np.ndarray:
     _, first, inverse, counts = np.unique(labels, return_index=True, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
     return np.where(counts[inverse] > 1, first[inverse], -1).astype(np.int64)
+def pick_scores(quality: np.ndarray | None, exact: np.ndarray | None) -> np.ndarray | None:
+    """The score that picks each cluster's kept record: quality, with exact copies (already
+    rejected by exact_dedup) ranked last."""
+    if exact is None:
+        return quality
+    base = np.zeros(len(exact)) if quality is None else np.nan_to_num(quality.astype(np.float64), nan=-1.0)
+    return np.where(exact, -2.0, base)
 
 
 @register_stage
@@ -149,11 +156,8 @@ class NearDedup(DatasetStage):
 
         scratch_root: Path | None = getattr(data, "scratch_dir", None)
         scratch = scratch_root / f"near_dedup_{key}" if scratch_root is not None else None
-        quality = data.numpy("quality") if self.use_quality else None
         exact = data.numpy(self.exact_column) > 0 if self.exact_column is not None else None
-        if exact is not None:
-            base = np.zeros(n) if quality is None else np.nan_to_num(quality.astype(np.float64), nan=-1.0)
-            quality = np.where(exact, -2.0, base)
+        quality = pick_scores(data.numpy("quality") if self.use_quality else None, exact)
 
         def pick(labels: np.ndarray) -> np.ndarray:
             return representatives(labels, quality, np.arange(n))
@@ -172,6 +176,50 @@ class NearDedup(DatasetStage):
         return DatasetResult(
             columns=columns, summary=self.summary(columns, found.candidates, len(found.left))
         )
+
+    def ray_analyse(self, rows: Any) -> Any:
+        """The same clusters by distributed steps (`curata.dedup.near_ray`); only the rows with a
+        passing candidate pair (their ids, scores, verified edges) are gathered on the driver."""
+        from curata.dedup.near import split_stars
+        from curata.dedup.near_ray import find_ray
+        from curata.engines.ray_engine import RayResult
+
+        params = self.settings.params()
+        key = self.settings.key
+        keep = ["id", *(["quality"] if self.use_quality else []), *filter(None, [self.exact_column])]
+
+        def shingler(turns: pa.ChunkedArray) -> Shingles:
+            return key_shingles(turns, key, params)
+
+        near = find_ray(rows, shingler, params, keep)
+        if near is None:
+            return None
+        meta, nodes = near.meta, near.nodes
+        exact = meta.column(self.exact_column).to_numpy() > 0 if self.exact_column is not None else None
+        quality = pick_scores(meta.column("quality").to_numpy() if self.use_quality else None, exact)
+
+        def pick(labels: np.ndarray) -> np.ndarray:
+            return representatives(labels, quality, nodes)
+
+        labels, to_kept = split_stars(near.found.labels, near.jaccard, params.threshold, pick)
+        columns = self.columns(
+            labels, near.found.best_similarity(), quality, meta.column("id").to_pylist(), to_kept, exact
+        )
+        columns[self.component] = pa.array(component_ids(near.found.labels))
+        for name in (self.cluster, self.component):
+            local = columns[name].to_numpy()
+            columns[name] = pa.array(np.where(local >= 0, nodes[local.clip(0)], -1).astype(np.int64))
+        score = score_column(self.code)
+        members = pa.table({"_row": pa.array(nodes, pa.int64()), **columns})
+        fill = {score: 0.0, self.cluster: -1, self.component: -1, self.similarity: 0.0}
+        out = near.assign(members, fill)
+        candidates, verified = near.found.candidates, len(near.found.left)
+
+        def summarize(view: DatasetView) -> dict[str, Any]:
+            written = {name: pa.array(view.numpy(name)) for name in (score, self.cluster)}
+            return self.summary(written, candidates, verified)
+
+        return RayResult(out, [], summarize)
 
     def columns(
         self,
