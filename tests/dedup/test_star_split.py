@@ -1,0 +1,45 @@
+"""Splitting chained near-duplicate components into stars (`curata.dedup.near.split_stars`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curata.dedup.near import split_stars
+
+
+def first_of_cluster(labels: np.ndarray) -> np.ndarray:
+    first = np.full(int(labels.max()) + 1, len(labels), dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(len(labels)))
+    return first[labels]
+
+
+def path_similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Records on a line: neighbours are near duplicates (0.8), anything further apart is not (0.1)."""
+    return np.where(np.abs(left - right) <= 1, 0.8, 0.1)
+
+
+def test_a_long_chain_is_split_until_no_two_kept_records_are_near_duplicates() -> None:
+    """A chain of 40 needs 20 rounds (each round settles one neighbour of the new kept record);
+    stopping after a few rounds would keep adjacent records, which are near duplicates."""
+    n = 40
+    labels, to_kept = split_stars(np.zeros(n, dtype=np.int64), path_similarity, 0.5, first_of_cluster)
+    kept = np.flatnonzero(first_of_cluster(labels) == np.arange(n))
+    assert list(kept) == list(range(0, n, 2))
+    assert not np.any(path_similarity(kept[:-1], kept[1:]) >= 0.5)
+    dropped = np.setdiff1d(np.arange(n), kept)
+    assert np.all(path_similarity(dropped, first_of_cluster(labels)[dropped]) >= 0.5)
+    assert np.all(to_kept[dropped] == np.float32(0.8))
+
+
+def test_a_spent_pair_budget_keeps_the_unsettled_records_rather_than_dropping_them() -> None:
+    n = 40
+    labels, to_kept = split_stars(
+        np.zeros(n, dtype=np.int64), path_similarity, 0.5, first_of_cluster, pairs_per_row=1
+    )
+    reps = first_of_cluster(labels)
+    dropped = np.flatnonzero(reps != np.arange(n))
+    # Every dropped record is similar to the record kept for it; the rest stay, each on its own.
+    assert len(dropped) > 0
+    assert np.all(path_similarity(dropped, reps[dropped]) >= 0.5)
+    assert len(dropped) < n // 2
+    assert np.all(to_kept[reps == np.arange(n)] == 1.0)
