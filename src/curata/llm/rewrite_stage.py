@@ -8,6 +8,7 @@ message) so `decide` can flag or drop records whose answer still breaks the form
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import pyarrow as pa
 from pydantic import Field
@@ -15,7 +16,9 @@ from pydantic import Field
 from curata.checks.columns import check_column_types, message_column, score_column
 from curata.checks.registry import declare_check
 from curata.errors import CurataError
+from curata.llm.client import LLMClient
 from curata.llm.config import LLMSettings
+from curata.llm.request import ChatRequest
 from curata.llm.retry import FatalLLMError
 from curata.llm.rewrite import FormatSpec, Rewriter, RewriteResult
 from curata.llm.session import CACHE_NAME, open_client, run_with_client, stats_summary, work_area
@@ -57,11 +60,18 @@ class RewriteStage(DatasetStage):
     def check_codes(self) -> tuple[str, ...]:
         return (CODE,)
 
+    def make_rewriter(self, client: LLMClient) -> Rewriter:
+        return Rewriter(client, self.settings.spec, self.settings.tries, self.settings.max_tokens)
+
+    def planned_requests(self, client: LLMClient, records: Sequence[Record]) -> list[ChatRequest]:
+        """The first try for every answer that breaks the spec: for `curata run --dry-run`."""
+        return self.make_rewriter(client).first_requests(records)
+
     def analyse(self, data: DatasetView, progress: ProgressCallback) -> DatasetResult:
         records = [r for batch in data.iter_batches(list(RECORD_INPUTS)) for r in records_from_batch(batch)]
         work = work_area(data)
         client = open_client(self.settings.llm, work / CACHE_NAME if work else None)
-        rewriter = Rewriter(client, self.settings.spec, self.settings.tries, self.settings.max_tokens)
+        rewriter = self.make_rewriter(client)
 
         async def one(record: Record) -> RewriteResult:
             result = await rewriter.rewrite(record)
