@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,11 @@ def run(data: Path, out: Path, recipe: Path, *extra: str) -> Run:
     return Run(out, result)
 
 
+def printed(result: Any) -> str:
+    """The command's output with the console's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
 def statuses(run: Run) -> list[str]:
     return [str(s) for s in run.signals.column("judge_status").to_pylist()]
 
@@ -52,8 +58,8 @@ def test_max_requests_on_run_stops_at_exactly_that_many_and_keeps_partial_result
             collections.Counter(s.status for s in server.seen),
             capped.summary["stage_summaries"]["judge"]["llm"],
         )
-        assert "stage judge: 100 requests sent to fake" in capped.result.output
-        assert "stopped by max_requests" in capped.result.output
+        assert "stage judge: 100 requests sent to fake" in printed(capped.result)
+        assert "stopped by max_requests" in printed(capped.result)
         # the contract is complete: every record curated or rejected, none lost
         assert len(capped.curated) + len(capped.rejected) == 150
         done = statuses(capped)
@@ -98,11 +104,13 @@ def test_run_dry_run_estimates_and_sends_and_writes_nothing(tmp_path: Path) -> N
         result = cli(["run", data, "-o", out, "--recipe", recipe, "--dry-run", "--max-requests", "100"])
         assert result.exit_code == 0, result.output
         assert server.count == 0 and not out.exists()
-        assert "stage judge: dry run for fake: 150 requests to send (0 answered from the cache)" in (
-            result.output
-        )
-        assert "capped: at most 100 requests will be sent" in result.output
-        assert "dry run total: 100 requests" in result.output and "$" in result.output
+        text = printed(result)
+        assert "stage judge: dry run for fake: 150 requests to send (0 answered from the cache)" in text
+        assert "capped: at most 100 requests will be sent" in text
+        assert "dry run total within the caps: 100 requests" in text
+        # the price table's rates: prompt tokens at $1 and answer tokens at $2 per million
+        full, capped = (float(x) for x in re.findall(r"estimated cost \$([0-9.]+)", text))
+        assert full > 0 and capped == pytest.approx(full * 100 / 150, abs=1e-4)
 
         run(data, out, recipe, "--max-requests", "60")
         server.reset()
@@ -110,12 +118,12 @@ def test_run_dry_run_estimates_and_sends_and_writes_nothing(tmp_path: Path) -> N
         assert result.exit_code == 0, result.output
         assert server.count == 0
         # the run's cache answers what it already paid for
-        cached = int(result.output.split("requests to send (")[1].split(" answered")[0])
-        assert cached >= 50 and f"{150 - cached} requests to send" in result.output
+        cached = int(printed(result).split("requests to send (")[1].split(" answered")[0])
+        assert cached >= 50 and f"{150 - cached} requests to send" in printed(result)
 
 
 def test_dry_run_of_a_recipe_without_llm_stages(tmp_path: Path) -> None:
     data = instruction_records(tmp_path / "data.jsonl", 5)
     result = cli(["run", data, "-o", tmp_path / "out", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "no LLM stage" in result.output and not (tmp_path / "out").exists()
+    assert "no LLM stage" in printed(result) and not (tmp_path / "out").exists()

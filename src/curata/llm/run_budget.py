@@ -108,19 +108,27 @@ def estimate_stages(stages: Sequence[Any], records: Sequence[Record], out: Path)
     return found
 
 
+def within_caps(e: StageEstimate) -> tuple[int, float | None]:
+    """Requests and cost a stage would spend under its caps (cost pro rata to requests)."""
+    requests, cost = e.estimate.requests, e.estimate.cost
+    cap = e.settings.max_requests
+    if cap is not None and requests > cap:
+        cost = None if cost is None else cost * cap / requests
+        requests = cap
+    if cost is not None and e.settings.max_cost is not None:
+        cost = min(cost, e.settings.max_cost)
+    return requests, cost
+
+
 def describe_total(estimates: Sequence[StageEstimate]) -> str:
     if not estimates:
         return "dry run: the recipe has no LLM stage; nothing would be sent"
-    requests = sum(
-        min(e.estimate.requests, e.settings.max_requests)
-        if e.settings.max_requests is not None
-        else e.estimate.requests
-        for e in estimates
-    )
-    costs = [e.estimate.cost for e in estimates]
+    capped = [within_caps(e) for e in estimates]
+    requests = sum(r for r, _ in capped)
+    costs = [c for _, c in capped]
     cost = "unknown" if any(c is None for c in costs) else f"${sum(c or 0.0 for c in costs):.4f}"
     return (
-        f"dry run total: {requests:,} requests (within the caps), estimated cost {cost} before "
+        f"dry run total within the caps: {requests:,} requests, estimated cost {cost} before "
         "repairs and retries; nothing was sent and nothing written"
     )
 
