@@ -373,6 +373,9 @@ def generate(
         bool, typer.Option(help="keep candidates the judge could not score (weak local judges)")
     ] = False,
     seed: Annotated[int, typer.Option(help="random seed for picking examples (same seed: same prompts)")] = 0,
+    max_rounds: Annotated[
+        int | None, typer.Option(help="proposal requests per target at most (default: 4 x n / batch)")
+    ] = None,
     rubric: Annotated[
         str | None, typer.Option(help="judge rubric YAML (default: the instruction rubric)")
     ] = None,
@@ -412,7 +415,7 @@ def generate(
     settings = llm_settings(options, "generate", out.parent / ".curata-llm-cache.sqlite")
     job = GenerateJob(
         method, n, list(target or []), run_dir, list(existing or []), min_score, seed, batch, accept_unscored,
-        judge_method=judge_method_of(judge_method),
+        judge_method=judge_method_of(judge_method), max_rounds=max_rounds,
     )  # fmt: skip
     summary = generate_file(seeds, out, settings, rubric_from(options, rubric), job, format, dry_run, quiet)
     if dry_run:

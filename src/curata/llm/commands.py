@@ -253,6 +253,8 @@ class GenerateJob:
     batch: int
     accept_unscored: bool = False
     judge_method: JudgeMethod = "auto"
+    # Proposal requests per target at most (None: 4 x n / batch, at least 4).
+    max_rounds: int | None = None
 
 
 def generation_plan(job: GenerateJob) -> list[tuple[Target | None, int]]:
@@ -309,7 +311,8 @@ def generate_file(
     async def work(c: Any) -> list[GenerationResult]:
         done = []
         for target, count in plan:
-            done.append(await generator.run(job.method, seed_pool(seeds, target, clusters), count, target))
+            pool = seed_pool(seeds, target, clusters)
+            done.append(await generator.run(job.method, pool, count, target, job.max_rounds))
         return done
 
     with make_reporter(quiet) as reporter:
