@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+import yaml
+
 from curata.llm.budget import Estimate
 from curata.llm.cache import CompletionCache
 from curata.llm.client import LLMClient
@@ -53,20 +55,34 @@ def tighter(current: Any, cap: float | None) -> Any:
     return cap if current is None else min(current, cap)
 
 
+def capped_settings(settings: dict[str, Any], budget: RunBudget) -> dict[str, Any]:
+    llm = dict(settings.get("llm") or {})
+    llm["max_requests"] = tighter(llm.get("max_requests"), budget.max_requests)
+    llm["max_cost"] = tighter(llm.get("max_cost"), budget.max_cost)
+    return {**settings, "llm": llm}
+
+
 def with_budget(recipe: Recipe, budget: RunBudget) -> Recipe:
-    """The recipe with every LLM stage's caps at most the run's (each stage counts its own)."""
+    """The recipe with every LLM stage's caps at most the run's (each stage counts its own).
+
+    The recipe text changes too: it is what the run directory records, so `curata select` and
+    other reruns of this run keep the caps instead of sending what the caps held back."""
     if not budget:
         return recipe
 
     def capped(spec: StageSpec) -> StageSpec:
         if not is_llm_stage(spec.name):
             return spec
-        llm = dict(spec.settings.get("llm") or {})
-        llm["max_requests"] = tighter(llm.get("max_requests"), budget.max_requests)
-        llm["max_cost"] = tighter(llm.get("max_cost"), budget.max_cost)
-        return replace(spec, settings={**spec.settings, "llm": llm})
+        return replace(spec, settings=capped_settings(spec.settings, budget))
 
-    return replace(recipe, stages=tuple(capped(s) for s in recipe.stages))
+    def capped_item(item: Any) -> Any:
+        name, value = (item, None) if isinstance(item, str) else next(iter(item.items()))
+        return {name: capped_settings(value or {}, budget)} if is_llm_stage(name) else item
+
+    data = yaml.safe_load(recipe.text)
+    data["stages"] = [capped_item(item) for item in data["stages"]]
+    text = str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return replace(recipe, stages=tuple(capped(s) for s in recipe.stages), text=text)
 
 
 @dataclass(frozen=True)
