@@ -3,7 +3,10 @@
 1. `curata judge score` over 1,000 records while the server answers 10% of first asks with
    nonsense, every 9th request with a 429 (Retry-After) and every 13th with a 500: share scored,
    requests sent, time; a rerun's requests; `--max-requests 100` and the requests it sent.
-2. `curata judge calibrate` on the real KTO file (human desirable/undesirable labels) with a
+2. `curata run` with a judge stage over the same 1,000 records: `--dry-run` (requests at the
+   server, the estimate), `--max-requests 100` (requests at the server, the run's summary), the
+   same command again.
+3. `curata judge calibrate` on the real KTO file (human desirable/undesirable labels) with a
    heuristic judge served by the same fake server (it scores role-play giggling and emoji-style
    answers low), printing the agreement figures.
 
@@ -68,6 +71,30 @@ def judge_run(work: Path) -> None:
         print(f"--max-requests 100: {server.count} requests sent")
 
 
+def run_budget(work: Path) -> None:
+    data = instruction_records(work / "data.jsonl", 1000)
+    with fake_openai(judge_script()) as server:
+        llm = {"base_url": server.url, "model": "gpt-4o-mini", "backoff_base": 0.001, "concurrency": 16}
+        stages = ["normalize", "stats", "checks", {"judge": {"llm": llm}}, "quality", "decide"]
+        recipe = work / "judge.yaml"
+        recipe.write_text(json.dumps({"stages": stages}))
+        out = work / "run-out"
+        base = ["run", data, "-o", out, "--recipe", recipe, "-q"]
+        dry = cli([*base, "--dry-run", "--max-requests", "100"])
+        print(f"curata run --dry-run: {server.count} requests sent, {out.exists()=}")
+        print(dry.output.strip())
+        capped = cli([*base, "--max-requests", "100"])
+        assert capped.exit_code == 0, capped.output
+        judge = json.loads((out / "summary.json").read_text())["stage_summaries"]["judge"]
+        llm = judge["llm"]
+        print(f"curata run --max-requests 100: {server.count} requests at the server; judge stage: "
+              f"{judge['scored']} scored, {judge['not_judged']} not judged, requests_sent "
+              f"{llm['requests_sent']}, budget_exhausted {llm['budget_exhausted']}")  # fmt: skip
+        server.reset()
+        cli([*base, "--max-requests", "100"])
+        print(f"the same command again: {server.count} requests sent")
+
+
 def calibrate_run(kto: Path, work: Path) -> None:
     with fake_openai(heuristic_judge) as server:
         result = cli(["judge", "calibrate", kto, "--base-url", server.url, "-o", work / "cal.json", "-q"])
@@ -85,6 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         judge_run(work)
+        run_budget(work)
         calibrate_run(args.data_dir / "llamafactory_demo" / "kto_en_demo.json", work)
 
 

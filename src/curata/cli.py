@@ -86,6 +86,15 @@ def run(
         list[str] | None,
         typer.Option(help="eval set(s) to check prompts against (any input format); repeat for several"),
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="estimate the LLM stages' requests, tokens, cost; send nothing")
+    ] = False,
+    max_requests: Annotated[
+        int | None, typer.Option(help="cap each LLM stage's requests (tightens the recipe's llm caps)")
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(help="cap each LLM stage's estimated spend in USD (tightens the recipe)")
+    ] = None,
 ) -> None:
     """Curate INPUTS into OUT: curated.jsonl, rejected.jsonl, findings.jsonl, signals.parquet, report.html."""
     from curata.progress import make_reporter
@@ -99,10 +108,21 @@ def run(
         options.extra["ray_address"] = ray_address
     if decontaminate_against:
         options.extra["decontaminate_against"] = list(decontaminate_against)
+    if max_requests is not None or max_cost is not None or dry_run:
+        from curata.llm.run_budget import RunBudget, dry_run_lines
+
+        options.extra["llm_budget"] = RunBudget(max_requests, max_cost)
+        if dry_run:
+            console.print("\n".join(dry_run_lines(options)), highlight=False)
+            return
     with make_reporter(quiet) as reporter:
         result = run_job(options, reporter)
     if not quiet:
         print_result(result.summary, out)
+        from curata.llm.run_budget import budget_lines
+
+        for line in budget_lines(result.summary):
+            console.print(line, highlight=False)
 
 
 def print_result(summary: dict[str, Any], out: Path) -> None:

@@ -19,6 +19,7 @@ from curata.errors import CurataError, InputError
 from curata.formats import get_format
 from curata.formats.export import export_record
 from curata.jsonio import dump_json, dump_line
+from curata.llm.rewrite_apply import REWRITE_COLUMN, with_rewrite
 from curata.workdir import DONE, RunDir, atomic_open, read_json
 
 Target = Literal["jsonl", "parquet", "hf"]
@@ -46,17 +47,22 @@ def final_records(out: Path) -> Iterator[tuple[str | None, dict[str, Any]]]:
     store = PartStore(run, parts, {name: "ingest" for name in RECORD_COLUMNS})
     signals = pq.ParquetFile(out / "signals.parquet")
     names = signals.schema_arrow.names
-    decision_columns = [c for c in ("kept", "selected", "split") if c in names]
+    decision_columns = [c for c in ("kept", "selected", "split", REWRITE_COLUMN) if c in names]
     decisions = signals.read(columns=decision_columns)
     kept = np.asarray(decisions.column("kept").to_numpy(zero_copy_only=False), dtype=bool)
     if "selected" in names:
         kept &= np.asarray(decisions.column("selected").to_numpy(zero_copy_only=False), dtype=bool)
     splits = decisions.column("split").to_pylist() if "split" in names else [None] * len(kept)
+    rewrites = decisions.column(REWRITE_COLUMN).to_pylist() if REWRITE_COLUMN in names else None
     for part in parts:
         table = store.read_part(part.index, RECORD_COLUMNS)
         for offset, row in enumerate(table.to_pylist()):
             position = part.start + offset
             if kept[position]:
+                if rewrites is not None:  # as in curated.jsonl: the verified rewrite is the answer
+                    row["raw"], row["turns"] = with_rewrite(
+                        row["raw"], row["format"], row["turns"], row["label"], rewrites[position]
+                    )
                 yield splits[position], row
 
 

@@ -27,6 +27,7 @@ from curata.engines.store import PartStore
 from curata.errors import InvariantError
 from curata.formats.export import export_record
 from curata.jsonio import dump_json, dump_line, loads_exact
+from curata.llm.rewrite_apply import REWRITE_COLUMN, with_rewrite
 from curata.pipeline import Plan
 from curata.workdir import CONTRACT_FILES, RunDir
 
@@ -132,13 +133,16 @@ class ContractWriter:
                 finding = self.finding(code, severity, rid, i, columns, float(scores[code][i]))
                 findings.write(dump_line(finding))
                 self.remember(code, finding, columns["turns"][i])
-            record = export_record(
+            # A verified LLM rewrite replaces the answer on the way out (provenance: signals).
+            raw, turns = with_rewrite(
                 columns["raw"][i],
-                rid,
                 columns["format"][i],
                 columns["turns"][i],
                 columns["label"][i],
-                self.export_format,
+                columns[REWRITE_COLUMN][i] if REWRITE_COLUMN in columns else None,
+            )
+            record = export_record(
+                raw, rid, columns["format"][i], turns, columns["label"][i], self.export_format
             )
             if kept:
                 self.counts.kept += 1
@@ -182,7 +186,7 @@ class ContractWriter:
 
     def needed_columns(self) -> list[str]:
         names = ["id", "raw", "format", "turns", "label", "kept", "reasons", "flags", "decided_by"]
-        names += [c for c in ("selected", "split") if c in self.plan.columns]
+        names += [c for c in ("selected", "split", REWRITE_COLUMN) if c in self.plan.columns]
         for side in self.side.values():
             names.extend(c for c in side.values() if c is not None)
         return list(dict.fromkeys(names))

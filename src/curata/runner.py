@@ -125,6 +125,10 @@ def plan_run(options: RunOptions, review: RunReview | None = None) -> tuple[list
         from curata.checks.eval_sets import with_eval_sets
 
         recipe = with_eval_sets(recipe, options.extra["decontaminate_against"])
+    if options.extra.get("llm_budget"):
+        from curata.llm.run_budget import with_budget
+
+        recipe = with_budget(recipe, options.extra["llm_budget"])
     fingerprint = input_fingerprint(inputs, options)
     if review is not None:
         recipe = with_human_decisions(recipe, review)

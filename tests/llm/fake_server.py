@@ -31,6 +31,12 @@ class Seen:
     status: int
 
 
+class Listener(ThreadingHTTPServer):
+    # The default backlog of 5 overflows when 16 clients connect at once; the connection errors
+    # that follow reach the client as requests the server never saw, and counts stop being exact.
+    request_queue_size = 128
+
+
 class FakeOpenAI:
     """Counts every request it receives; `script(body, n)` decides each answer (n is 0-based)."""
 
@@ -88,7 +94,7 @@ class FakeOpenAI:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = Listener(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

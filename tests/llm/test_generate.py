@@ -212,3 +212,15 @@ def test_a_truncated_json_list_still_gives_its_complete_tasks() -> None:
     assert tasks_from('["Write a limerick about cats", "Explain why the sky is bl') == [
         "Write a limerick about cats"
     ]
+
+
+def test_max_rounds_caps_the_proposal_requests_of_a_model_that_proposes_nothing(tmp_path: Path) -> None:
+    seeds = write_jsonl(tmp_path / "seeds.jsonl", [{"instruction": s, "output": "ok"} for s in SEEDS])
+    out = tmp_path / "new.jsonl"
+    with fake_openai(lambda body, n: Reply("I like turtles.")) as server:
+        result = cli(
+            ["generate", seeds, "-o", out, "--n", "20", "--max-rounds", "3", "--base-url", server.url, *FAST]
+        )
+        assert result.exit_code == 0, result.output
+        assert server.count == 3  # without the cap: 4 x 20 / 5 = 16 rounds
+    assert read_jsonl(out) == []

@@ -14,6 +14,7 @@ CORPUS = [
     "helpfulness correctness instruction following clarity rationale score JSON object",
     "What is two plus two? Two plus two is four. The capital of France is Paris.",
     "Write a short poem about the sea. The sea is wide and grey and calm today.",
+    "Score: 1. Score: 2. Score: 3. Score: 4. Score: 5. It is 0, 6, 7, 8 or 9.",
 ] * 20
 
 

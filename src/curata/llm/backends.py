@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
+import json
 import re
 import threading
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,8 @@ class OpenAIBackend(Backend):
         )
 
     async def send(self, request: ChatRequest, model: str) -> Completion:
+        if request.choices:
+            raise RequestFailedError("scoring by token probabilities needs the transformers backend")
         openai = self.openai
         try:
             response = await self.client.chat.completions.create(
@@ -143,14 +147,60 @@ class TransformersBackend(Backend):
         self.lock = MODEL_LOCK
 
     def prompt_ids(self, request: ChatRequest) -> Any:
+        """The prompt's token ids; a final assistant message is a prefix the model continues."""
         messages = request.message_dicts()
+        prefix = messages[-1]["role"] == "assistant"
         if getattr(self.tokenizer, "chat_template", None):
             encoded = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+                messages,
+                add_generation_prompt=not prefix,
+                continue_final_message=prefix,
+                return_tensors="pt",
+                return_dict=True,
             )
             return encoded["input_ids"]
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+        text = "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+        text += "" if prefix else "\nassistant:"
         return self.tokenizer(text, return_tensors="pt")["input_ids"]
+
+    def single_token(self, text: str) -> int | None:
+        encoded = self.tokenizer.encode(text, add_special_tokens=False)
+        if len(encoded) == 1 and encoded[0] != self.tokenizer.unk_token_id:
+            return int(encoded[0])
+        return None
+
+    def choice_tokens(self, request: ChatRequest) -> tuple[ChatRequest, list[int]]:
+        """The request as the model should read it, and the one token of each choice.
+
+        Tokenizers differ: some have " 4" as one token (the prefix "Score:" is continued by it),
+        others split the space off (SmolLM2: the prefix needs its trailing space, then "4")."""
+        spaced = [self.single_token(f" {c}") for c in request.choices]
+        if all(t is not None for t in spaced):
+            tokens = spaced
+        else:
+            tokens = [self.single_token(c) for c in request.choices]
+            role, text = request.messages[-1]
+            if role == "assistant" and not text.endswith(" "):
+                request = replace(request, messages=(*request.messages[:-1], (role, f"{text} ")))
+        missing = [c for c, t in zip(request.choices, tokens, strict=True) if t is None]
+        if missing:
+            raise RequestFailedError(f"the tokenizer has no token of its own for {missing[0]!r}")
+        found = [int(t) for t in tokens if t is not None]
+        if len(set(found)) != len(found):
+            raise RequestFailedError("two choices share a token")
+        return request, found
+
+    def choice_probabilities(self, request: ChatRequest) -> Completion:
+        """The next-token probability of each choice, as JSON text."""
+        import torch
+
+        request, tokens = self.choice_tokens(request)
+        with self.lock, torch.no_grad():
+            ids = self.prompt_ids(request)
+            logits = self.model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0, -1]
+        probs = torch.softmax(logits.float(), dim=-1)
+        found = {c: float(probs[t].sum()) for c, t in zip(request.choices, tokens, strict=True)}
+        return Completion(json.dumps({"probabilities": found}), int(ids.shape[1]), 1)
 
     def generate(self, request: ChatRequest) -> Completion:
         import torch
@@ -176,8 +226,9 @@ class TransformersBackend(Backend):
         return Completion(text, int(ids.shape[1]), len(new))
 
     async def send(self, request: ChatRequest, model: str) -> Completion:
+        work = self.choice_probabilities if request.choices else self.generate
         try:
-            return await asyncio.to_thread(self.generate, request)
+            return await asyncio.to_thread(work, request)
         except (RuntimeError, ValueError, IndexError) as exc:
             raise RequestFailedError(f"generation failed: {exc}") from None
 

@@ -45,6 +45,13 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")
 MaxRetries = Annotated[int | None, typer.Option(help="retries per request on 429, 5xx and timeouts")]
 BackoffBase = Annotated[float | None, typer.Option(help="first backoff in seconds (doubles per retry)")]
 Timeout = Annotated[float | None, typer.Option(help="seconds before a request times out")]
+JudgeMethodOption = Annotated[
+    str,
+    typer.Option(
+        help="judge by `json` verdicts or by score-digit `probabilities` (in-process models); "
+        "`auto`: probabilities for --model-path, json for endpoints"
+    ),
+]
 MaxTokens = Annotated[
     int | None, typer.Option(help="answer length cap in tokens (judge replies: at most 256)")
 ]
@@ -52,6 +59,13 @@ MaxTokens = Annotated[
 
 def model_options(**kwargs: Any) -> ModelOptions:
     return ModelOptions(**kwargs)
+
+
+def judge_method_of(value: str) -> Any:
+    """The --judge-method value, checked."""
+    if value not in ("auto", "json", "probabilities"):
+        raise CurataError(f"--judge-method must be auto, json or probabilities, not '{value}'")
+    return value
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -117,6 +131,7 @@ def judge_score(
     max_retries: MaxRetries = None,
     backoff_base: BackoffBase = None,
     timeout: Timeout = None,
+    judge_method: JudgeMethodOption = "auto",
     dry_run: DryRun = False,
     format: Format = None,
     quiet: Quiet = False,
@@ -131,7 +146,8 @@ def judge_score(
         backoff_base=backoff_base, timeout=timeout,
     )  # fmt: skip
     settings = llm_settings(options, "judge", out.parent / ".curata-llm-cache.sqlite")
-    summary = judge_file(inputs, out, settings, rubric_from(options, rubric), format, dry_run, quiet)
+    method = judge_method_of(judge_method)
+    summary = judge_file(inputs, out, settings, rubric_from(options, rubric), format, dry_run, quiet, method)
     if dry_run:
         console.print(summary["estimate"], highlight=False)
         return
@@ -217,6 +233,7 @@ def judge_calibrate(
     cache: CachePath = None,
     max_tokens: MaxTokens = None,
     backoff_base: BackoffBase = None,
+    judge_method: JudgeMethodOption = "auto",
     format: Format = None,
     quiet: Quiet = False,
 ) -> None:
@@ -232,8 +249,9 @@ def judge_calibrate(
     where = (out.parent if out else Path(inputs[0]).parent) / ".curata-llm-cache.sqlite"
     settings = llm_settings(options, "judge", where)
     result, summary = calibrate_file(
-        inputs, settings, rubric_from(options, rubric), labels, label_field, threshold, limit, format, quiet
-    )
+        inputs, settings, rubric_from(options, rubric), labels, label_field, threshold, limit, format, quiet,
+        judge_method_of(judge_method),
+    )  # fmt: skip
     for line in describe(result):
         console.print(line, highlight=False)
     print_stats(summary)
@@ -355,6 +373,9 @@ def generate(
         bool, typer.Option(help="keep candidates the judge could not score (weak local judges)")
     ] = False,
     seed: Annotated[int, typer.Option(help="random seed for picking examples (same seed: same prompts)")] = 0,
+    max_rounds: Annotated[
+        int | None, typer.Option(help="proposal requests per target at most (default: 4 x n / batch)")
+    ] = None,
     rubric: Annotated[
         str | None, typer.Option(help="judge rubric YAML (default: the instruction rubric)")
     ] = None,
@@ -374,6 +395,7 @@ def generate(
     temperature: Annotated[
         float, typer.Option(help="sampling temperature for new tasks and answers (the judge uses 0)")
     ] = 0.7,
+    judge_method: JudgeMethodOption = "auto",
     dry_run: DryRun = False,
     format: Format = None,
     quiet: Quiet = False,
@@ -392,8 +414,9 @@ def generate(
     )  # fmt: skip
     settings = llm_settings(options, "generate", out.parent / ".curata-llm-cache.sqlite")
     job = GenerateJob(
-        method, n, list(target or []), run_dir, list(existing or []), min_score, seed, batch, accept_unscored
-    )
+        method, n, list(target or []), run_dir, list(existing or []), min_score, seed, batch, accept_unscored,
+        judge_method=judge_method_of(judge_method), max_rounds=max_rounds,
+    )  # fmt: skip
     summary = generate_file(seeds, out, settings, rubric_from(options, rubric), job, format, dry_run, quiet)
     if dry_run:
         console.print(summary["estimate"], highlight=False)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from curata.llm.backends import Backend, make_backend
-from curata.llm.budget import Budget, BudgetExhaustedError, estimate
+from curata.llm.budget import Budget, BudgetExhaustedError, Estimate, estimate
 from curata.llm.cache import CompletionCache
 from curata.llm.config import LLMSettings
 from curata.llm.request import ChatRequest, Completion
@@ -71,10 +71,13 @@ class LLMClient:
     def cached(self, request: ChatRequest) -> Completion | None:
         return self.cache.get(request.cache_key(self.model))
 
-    def dry_run(self, requests: list[ChatRequest]) -> str:
-        """Estimate requests, tokens and cost of the requests not already cached."""
+    def estimate(self, requests: list[ChatRequest]) -> Estimate:
+        """Requests, tokens and cost of the requests not already cached."""
         missing = [r for r in requests if self.cached(r) is None]
-        return estimate(missing, len(requests) - len(missing), self.budget.price).describe(self.model)
+        return estimate(missing, len(requests) - len(missing), self.budget.price)
+
+    def dry_run(self, requests: list[ChatRequest]) -> str:
+        return self.estimate(requests).describe(self.model)
 
     def ensure_backend(self) -> Backend:
         if self.backend is None:

@@ -23,10 +23,10 @@ from curata.llm.generate import (
     self_instruct_messages,
 )
 from curata.llm.io import Loaded, load_records, read_jsonl_objects, write_jsonl
-from curata.llm.judge import Judge, PairResult, compare
+from curata.llm.judge import Judge, JudgeMethod, PairResult, compare
 from curata.llm.request import ChatRequest
 from curata.llm.retry import RequestFailedError
-from curata.llm.rewrite import PROMPT_ID, FormatSpec, Rewriter, RewriteResult, rewrite_messages, with_answer
+from curata.llm.rewrite import PROMPT_ID, FormatSpec, Rewriter, RewriteResult, with_answer
 from curata.llm.rubric import Rubric
 from curata.llm.session import open_client, run_with_client, stats_summary
 from curata.llm.stage import judge_summary
@@ -42,13 +42,14 @@ def judge_file(
     fmt: str | None,
     dry_run: bool,
     quiet: bool,
+    method: JudgeMethod = "auto",
 ) -> dict[str, Any]:
     loaded = load_records(inputs, fmt)
     if not loaded.records:
         raise CurataError("no records to judge", path=inputs[0] if inputs else None)
     records = [item.record for item in loaded.records]
     client = open_client(settings, None)
-    judge = Judge(client, rubric, max_tokens=min(256, settings.max_tokens))
+    judge = Judge(client, rubric, max_tokens=min(256, settings.max_tokens), method=method)
     if dry_run:
         message = client.dry_run(judge.first_requests(records))
         client.cache.close()
@@ -87,6 +88,7 @@ def calibrate_file(
     limit: int | None,
     fmt: str | None,
     quiet: bool,
+    method: JudgeMethod = "auto",
 ) -> tuple[Calibration, dict[str, Any]]:
     loaded = load_records(inputs, fmt).records
     labels = human_labels(loaded, labels_file, label_field)
@@ -97,7 +99,7 @@ def calibrate_file(
         raise CurataError(f"no record has a usable '{label_field}' label", path=inputs[0])
     records = [item.record for item, _ in pairs]
     client = open_client(settings, None)
-    judge = Judge(client, rubric, max_tokens=min(256, settings.max_tokens))
+    judge = Judge(client, rubric, max_tokens=min(256, settings.max_tokens), method=method)
     with make_reporter(quiet) as reporter:
         task = reporter.task("judge", len(records))
         results = run_with_client(client, lambda c: judge.judge_all(records, task.advance))
@@ -132,14 +134,10 @@ def rewrite_file(
     client = open_client(settings, None)
     rewriter = Rewriter(client, spec)
     if dry_run:
-        todo = [i.record for i in loaded if spec.problems(i.record.last_response)]
-        requests = [
-            ChatRequest.of(rewrite_messages(spec, r, r.last_response, []), max_tokens=rewriter.max_tokens)
-            for r in todo
-        ]
+        requests = rewriter.first_requests([i.record for i in loaded])
         message = client.dry_run(requests)
         client.cache.close()
-        return {"estimate": f"{len(todo):,} of {len(loaded):,} answers break the spec; {message}"}
+        return {"estimate": f"{len(requests):,} of {len(loaded):,} answers break the spec; {message}"}
     with make_reporter(quiet) as reporter:
         task = reporter.task("rewrite", len(loaded))
 
@@ -254,6 +252,9 @@ class GenerateJob:
     seed: int
     batch: int
     accept_unscored: bool = False
+    judge_method: JudgeMethod = "auto"
+    # Proposal requests per target at most (None: 4 x n / batch, at least 4).
+    max_rounds: int | None = None
 
 
 def generation_plan(job: GenerateJob) -> list[tuple[Target | None, int]]:
@@ -288,7 +289,9 @@ def generate_file(
     plan = generation_plan(job)
     wanted = sum(count for _, count in plan)
     client = open_client(settings, None)
-    judge = Judge(client, rubric, max_tokens=min(256, settings.max_tokens), temperature=0.0)
+    judge = Judge(
+        client, rubric, max_tokens=min(256, settings.max_tokens), temperature=0.0, method=job.judge_method
+    )
     if dry_run:
         per_round = 1 if job.method == "evol" else job.batch
         proposal = ChatRequest.of(self_instruct_messages(seeds[:3], job.batch, 0, None))
@@ -308,7 +311,8 @@ def generate_file(
     async def work(c: Any) -> list[GenerationResult]:
         done = []
         for target, count in plan:
-            done.append(await generator.run(job.method, seed_pool(seeds, target, clusters), count, target))
+            pool = seed_pool(seeds, target, clusters)
+            done.append(await generator.run(job.method, pool, count, target, job.max_rounds))
         return done
 
     with make_reporter(quiet) as reporter:

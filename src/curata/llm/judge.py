@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from curata.errors import CurataError
+from curata.llm import geval
 from curata.llm.budget import BudgetExhaustedError
 from curata.llm.client import LLMClient
 from curata.llm.parsing import parse_json_object
@@ -22,6 +24,9 @@ from curata.llm.rubric import Rubric, judge_messages, parse_verdict, repair_mess
 from curata.records import Record
 
 Status = Literal["scored", "unparseable", "failed", "not_judged"]
+# How the judge asks: `json` for a verdict object, `probabilities` for the next-token
+# probabilities of each score digit (in-process models); `auto` picks probabilities for them.
+JudgeMethod = Literal["auto", "json", "probabilities"]
 
 
 @dataclass
@@ -34,9 +39,14 @@ class JudgeResult:
     rationale: str = ""
     raw: str | None = None
     repaired: bool = False
+    # Score-by-probabilities only: the most likely digit per criterion (`scores` holds the
+    # expected values).
+    argmax: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, "judge_score": self.score, "scores": self.scores}
+        if self.argmax:
+            out["argmax"] = self.argmax
         if self.rationale:
             out["rationale"] = self.rationale
         if self.raw is not None:
@@ -54,8 +64,10 @@ class Judge:
         repair: bool = True,
         max_tokens: int = 256,
         temperature: float | None = None,
+        method: JudgeMethod = "auto",
     ) -> None:
         self.client = client
+        self.method = resolve_method(method, client, rubric)
         # None: the endpoint's setting; generation passes 0 so sampling new data never makes
         # its judge random.
         self.temperature = client.settings.temperature if temperature is None else temperature
@@ -68,9 +80,13 @@ class Judge:
 
     def first_requests(self, records: Sequence[Record]) -> list[ChatRequest]:
         """What a run sends before any repair: for dry runs."""
+        if self.method == "probabilities":
+            return [geval.criterion_request(self.rubric, r, c) for r in records for c in self.rubric.criteria]
         return [self.request(judge_messages(self.rubric, r), "judge") for r in records]
 
     async def judge(self, record: Record) -> JudgeResult:
+        if self.method == "probabilities":
+            return await self.judge_by_probabilities(record)
         messages = judge_messages(self.rubric, record)
         try:
             reply = (await self.client.complete(self.request(messages, "judge"))).text
@@ -99,6 +115,33 @@ class Judge:
             repaired,
         )
 
+    async def judge_by_probabilities(self, record: Record) -> JudgeResult:
+        """One request per criterion, read as digit probabilities; nothing free-form to parse."""
+        criteria = self.rubric.criteria
+        try:
+            # One after another: an in-process model runs one request at a time anyway, and a
+            # budget reached half-way through a record stops at a clear point.
+            replies = [
+                await self.client.complete(geval.criterion_request(self.rubric, record, c)) for c in criteria
+            ]
+        except BudgetExhaustedError as exc:
+            return JudgeResult("not_judged", raw=f"not judged: {exc}")
+        except RequestFailedError as exc:
+            return JudgeResult("failed", raw=f"request failed: {exc}")
+        read = [geval.read_probabilities(self.rubric, r.text) for r in replies]
+        if any(d is None for d in read):
+            return JudgeResult("unparseable", raw="\n".join(r.text for r in replies))
+        digits = {c.name: d for c, d in zip(criteria, read, strict=True) if d is not None}
+        expected = {name: round(d.expected, 4) for name, d in digits.items()}
+        mass = min(d.mass for d in digits.values())
+        return JudgeResult(
+            "scored",
+            self.rubric.normalised(expected),
+            expected,
+            f"expected scores from next-token probabilities (lowest digit mass {mass:.2f})",
+            argmax={name: d.argmax for name, d in digits.items()},
+        )
+
     async def judge_all(
         self, records: Sequence[Record], progress: Callable[[int], None] | None = None
     ) -> list[JudgeResult]:
@@ -109,6 +152,17 @@ class Judge:
             return result
 
         return await self.client.map(one(r) for r in records)
+
+
+def resolve_method(method: JudgeMethod, client: LLMClient, rubric: Rubric) -> JudgeMethod:
+    """`auto`: token probabilities for an in-process model (it rarely writes a readable verdict
+    but its logits are at hand), JSON verdicts for an endpoint."""
+    if method == "auto":
+        local = client.settings.backend == "transformers"
+        return "probabilities" if local and geval.supports(rubric) else "json"
+    if method == "probabilities" and not geval.supports(rubric):
+        raise CurataError("judging by probabilities needs a rubric scale of single digits (0-9)")
+    return method
 
 
 PAIR_PROMPT_ID = "judge-pairwise-v1"

@@ -18,6 +18,9 @@ class ChatRequest:
     max_tokens: int = 512
     temperature: float = 0.0
     tag: str = field(default="", compare=False)
+    # Score-by-probabilities: ask for the next-token probabilities of these strings instead of an
+    # answer (in-process backend only); a final assistant message is a prefix to continue.
+    choices: tuple[str, ...] = ()
 
     @staticmethod
     def of(
@@ -26,15 +29,19 @@ class ChatRequest:
         max_tokens: int = 512,
         temperature: float = 0.0,
         tag: str = "",
+        choices: tuple[str, ...] = (),
     ) -> ChatRequest:
         pairs = tuple((m["role"], m["content"]) if isinstance(m, dict) else (m[0], m[1]) for m in messages)
-        return ChatRequest(pairs, max_tokens, temperature, tag)
+        return ChatRequest(pairs, max_tokens, temperature, tag, choices)
 
     def message_dicts(self) -> list[dict[str, str]]:
         return [{"role": role, "content": content} for role, content in self.messages]
 
     def params(self) -> dict[str, Any]:
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        params: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        if self.choices:  # only when set, so the keys of every earlier answer stay valid
+            params["choices"] = list(self.choices)
+        return params
 
     def cache_key(self, model: str) -> str:
         body = {"model": model, "messages": self.message_dicts(), "params": self.params()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -145,6 +146,16 @@ class Rewriter:
         self.spec = spec
         self.tries = tries
         self.max_tokens = max_tokens
+
+    def first_requests(self, records: Sequence[Record]) -> list[ChatRequest]:
+        """The first try for every answer that breaks the spec: for dry runs."""
+        return [
+            ChatRequest.of(
+                rewrite_messages(self.spec, r, r.last_response, []), max_tokens=self.max_tokens, tag="rewrite"
+            )
+            for r in records
+            if self.spec.problems(r.last_response)
+        ]
 
     async def rewrite(self, record: Record) -> RewriteResult:
         answer = record.last_response

@@ -101,15 +101,20 @@ def json_template(rubric: Rubric) -> str:
     return "{" + fields + ', "rationale": "<one or two sentences>"}'
 
 
+def guidance_and_conversation(rubric: Rubric, record: Record) -> tuple[str, str]:
+    """The rubric's own instructions (with a blank line after, or empty) and the record as text."""
+    guidance = f"{rubric.instructions.strip()}\n\n" if rubric.instructions.strip() else ""
+    return guidance, render_conversation(record.turns or (Turn(Role.USER, ""),))
+
+
 def judge_messages(rubric: Rubric, record: Record) -> list[dict[str, str]]:
     criteria = "\n".join(f"- {c.name}: {c.description}" for c in rubric.criteria)
-    guidance = f"{rubric.instructions.strip()}\n\n" if rubric.instructions.strip() else ""
-    turns = record.turns or (Turn(Role.USER, ""),)
+    guidance, conversation = guidance_and_conversation(rubric, record)
     user = (
         f"{guidance}Rate the assistant's last answer on each criterion, as a whole number from "
         f"{rubric.scale_min} (very poor) to {rubric.scale_max} (excellent):\n{criteria}\n\n"
         f"Reply with only this JSON object:\n{json_template(rubric)}\n\n"
-        f"The conversation:\n\n{render_conversation(turns)}"
+        f"The conversation:\n\n{conversation}"
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 

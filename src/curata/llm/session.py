@@ -47,4 +47,5 @@ def run_with_client(client: LLMClient, work: Callable[[LLMClient], Awaitable[T]]
 
 
 def stats_summary(client: LLMClient) -> dict[str, Any]:
-    return {"model": client.model, **client.stats.to_json()}
+    caps = {"max_requests": client.settings.max_requests, "max_cost": client.settings.max_cost}
+    return {"model": client.model, **client.stats.to_json(), **caps}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,11 +22,12 @@ from pydantic import Field
 from curata.errors import CurataError
 from curata.llm.client import LLMClient
 from curata.llm.config import LLMSettings
-from curata.llm.judge import Judge, JudgeResult
+from curata.llm.judge import Judge, JudgeMethod, JudgeResult
+from curata.llm.request import ChatRequest
 from curata.llm.retry import FatalLLMError
 from curata.llm.rubric import DEFAULT_RUBRIC, Rubric
 from curata.llm.session import CACHE_NAME, open_client, run_with_client, stats_summary, work_area
-from curata.records import records_from_batch
+from curata.records import Record, records_from_batch
 from curata.stages.base import DatasetResult, DatasetStage, DatasetView, ProgressCallback, StageSettings
 from curata.stages.registry import register_stage
 
@@ -38,6 +40,8 @@ class JudgeSettings(StageSettings):
     # One more request, showing the unreadable reply, before a record is left unscored.
     repair: bool = True
     max_tokens: int = Field(default=256, ge=16)
+    # json verdicts, or score-digit probabilities (in-process models); auto picks by backend.
+    method: JudgeMethod = "auto"
 
 
 def criterion_column(name: str) -> str:
@@ -87,12 +91,25 @@ class JudgeStage(DatasetStage):
         records = [r for batch in data.iter_batches(list(RECORD_INPUTS)) for r in records_from_batch(batch)]
         work = work_area(data)
         client = open_client(self.settings.llm, work / CACHE_NAME if work else None)
-        judge = Judge(client, self.settings.rubric, self.settings.repair, self.settings.max_tokens)
+        judge = self.make_judge(client)
         try:
             results = run_with_client(client, lambda c: judge.judge_all(records, progress))
         except FatalLLMError as exc:
             raise CurataError(f"stage 'judge': {exc}") from None
         return DatasetResult(columns=self.columns(results), summary=judge_summary(results, client))
+
+    def make_judge(self, client: LLMClient) -> Judge:
+        return Judge(
+            client,
+            self.settings.rubric,
+            self.settings.repair,
+            self.settings.max_tokens,
+            method=self.settings.method,
+        )
+
+    def planned_requests(self, client: LLMClient, records: Sequence[Record]) -> list[ChatRequest]:
+        """What judging `records` sends before any repair or retry: for `curata run --dry-run`."""
+        return self.make_judge(client).first_requests(records)
 
     def columns(self, results: list[JudgeResult]) -> dict[str, pa.Array]:
         def floats(values: list[float | None]) -> pa.Array:
