@@ -27,7 +27,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from curata.checks.registry import Score, record_check
-from curata.checks.text import content_words, words
+from curata.checks.text import content_word_set, words
 from curata.errors import InputError
 from curata.records import Record
 
@@ -144,7 +144,7 @@ class NgramIndex:
             self.strict.append(shingles(tokens, ngram))
             grams = shingles(tokens, loose)
             self.loose_sets.append(grams)
-            self.content.append(set(content_words(item.text)))
+            self.content.append(content_word_set(item.text))
             for gram in grams:
                 postings.setdefault(gram, []).append(index)
         self.postings = {g: ids for g, ids in postings.items() if len(ids) <= MAX_ITEMS_PER_GRAM}
@@ -168,7 +168,7 @@ class NgramIndex:
                 continue
             if strict is None or said is None:
                 strict = shingles(tokens, self.ngram)
-                said = set(content_words(text))
+                said = content_word_set(text)
             exact = len(self.strict[index] & strict) / len(self.strict[index])
             # Shared phrasing alone ("how can I improve my ... skills") is not the same question:
             # the loose view also needs the item's content words.

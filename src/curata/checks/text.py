@@ -69,3 +69,8 @@ def open_fence(text: str) -> bool:
 def content_words(text: str) -> list[str]:
     # A 6-letter prefix is a cheap stemmer: "running"/"runner" stay apart, "explain"/"explains" meet.
     return [w[:6] for w in words(text) if len(w) > 2 and w not in STOPWORDS]
+
+
+def content_word_set(text: str) -> set[str]:
+    """`set(content_words(text))`, filtering each distinct word once instead of every occurrence."""
+    return {w[:6] for w in set(words(text)) - STOPWORDS if len(w) > 2}
