@@ -148,6 +148,7 @@ class NgramIndex:
             for gram in grams:
                 postings.setdefault(gram, []).append(index)
         self.postings = {g: ids for g, ids in postings.items() if len(ids) <= MAX_ITEMS_PER_GRAM}
+        self.indexed = frozenset(self.postings)
 
     def best_match(self, text: str) -> tuple[float, BenchmarkItem] | None:
         tokens = words(text)
@@ -155,8 +156,9 @@ class NgramIndex:
             return None
         grams = shingles(tokens, self.loose)
         candidates: Counter[int] = Counter()
-        for gram in grams:
-            for index in self.postings.get(gram, ()):
+        # Most of a prompt's n-grams are in no benchmark item: intersect in C, then look up the rest.
+        for gram in grams & self.indexed:
+            for index in self.postings[gram]:
                 candidates[index] += 1
         best: tuple[float, BenchmarkItem] | None = None
         strict: set[int] | None = None
