@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-# Texts walked together: bounds the (texts x bytes) matrices to ~3 MB per 600 bytes of text.
-CHUNK = 1024
+# Texts walked together: bounds the (texts x bytes) matrices and their feature lists to tens of MB.
+CHUNK = 512
 
 
 def load_identifier() -> BatchLanguageIdentifier:
