@@ -23,6 +23,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from curata.checks.columns import message_column, score_column, turn_column
 from curata.checks.langid_batch import load_identifier
 from curata.checks.language import ASKS_FOR_LANGUAGE, LETTERS, asks_for_language, letter_count
+from curata.checks.text import WORD, words
 from curata.ingest import IngestOptions, ingest
 from curata.inputs import discover
 from curata.records import records_from_batch
@@ -121,6 +122,15 @@ def test_batch_language_walk_scores_bit_for_bit_like_py3langid() -> None:
 def test_ascii_fast_paths_agree_with_the_unicode_patterns(prompt: str) -> None:
     assert asks_for_language(prompt) == (ASKS_FOR_LANGUAGE.search(prompt) is not None)
     assert letter_count(prompt) == len(LETTERS.findall(prompt))
+    assert words(prompt) == WORD.findall(prompt.lower())
+
+
+def test_ascii_word_split_agrees_with_the_word_pattern_on_real_text() -> None:
+    texts = real_texts()
+    texts.append("".join(map(chr, range(128))) + " snake_case x1 A-b\tc\x0bd\x1ce")
+    assert sum(t.isascii() for t in texts) > 500
+    for text in texts:
+        assert words(text) == WORD.findall(text.lower())
 
 
 def write_golden() -> None:
