@@ -7,7 +7,7 @@ the automaton together, one NumPy gather per byte position, and keeps each text'
 `classify` then scores a prepared text from those counts, through the library's own scoring code,
 and walks an unprepared one as before. The counts are the same integers in the same (first seen)
 order as the library's `Counter`, so the scores are bit for bit the library's
-(`tests/checks/test_checks_speed.py` pins this on real text in several scripts).
+(`tests/checks/test_checks_unchanged.py` pins this on real text in several scripts).
 """
 
 from __future__ import annotations

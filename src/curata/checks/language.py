@@ -39,7 +39,7 @@ Sides = tuple[str, str, int]
 # Language id cost grows with length; the first few hundred characters decide it.
 SAMPLE_CHARS = 600
 # Text where this share of the words are English function words is English: identifying it costs
-# ~1 ms a call, so two plainly English sides skip the model (most records of most sets).
+# far more, so two plainly English sides skip the model (most records of most sets).
 ENGLISH_STOPWORD_SHARE = 0.25
 _PUNCTUATION = ".,;:!?\"'()"
 
