@@ -119,9 +119,12 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run(data: Path, out: Path, workers: int | None, engine: str = "local") -> dict[str, Any]:
+def run(
+    data: Path, out: Path, workers: int | None, engine: str = "local", cpu_clock: bool = False
+) -> dict[str, Any]:
     """Run the CLI, sampling the memory of its whole process tree every 0.2 s."""
-    command = [sys.executable, "-m", "curata.cli", "run", str(data), "-o", str(out), "--quiet"]
+    cli = [str(Path(__file__).with_name("cpu_clock.py"))] if cpu_clock else ["-m", "curata.cli"]
+    command = [sys.executable, *cli, "run", str(data), "-o", str(out), "--quiet"]
     command += ["--engine", engine]
     if workers:
         command += ["--workers", str(workers)]
@@ -243,6 +246,11 @@ def main() -> int:
         action="store_true",
         help="short synthetic records: memory per record at large sizes, quickly (see build_short)",
     )
+    parser.add_argument(
+        "--cpu-clock",
+        action="store_true",
+        help="one process, per-stage CPU seconds instead of wall seconds (see cpu_clock.py)",
+    )
     parser.add_argument("--keep-outputs", action="store_true", help="keep each size's run directory")
     args = parser.parse_args()
     if not args.data_dir.is_dir():
@@ -255,7 +263,7 @@ def main() -> int:
         data = records_file(args.data_dir, args.work, size, args.short_records)
         out = args.work / f"out-{size}-{args.engine}"
         shutil.rmtree(out, ignore_errors=True)
-        results[size] = run(data, out, args.workers, args.engine)
+        results[size] = run(data, out, args.workers, args.engine, args.cpu_clock)
         print(
             f"{size:,} records: {results[size]['seconds']:.1f}s, "
             f"peak RSS {results[size]['peak_rss_gib']:.2f} GiB, "

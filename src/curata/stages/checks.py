@@ -70,6 +70,9 @@ class Checks(RowStage):
         records = records_from_batch(batch)
         out: dict[str, pa.Array] = {}
         for code, check in self.checks.items():
+            prepare = getattr(check, "prepare", None)
+            if prepare is not None:
+                prepare(records)
             scores: list[float] = []
             messages: list[str | None] = []
             turns: list[int | None] = []
