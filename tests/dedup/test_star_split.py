@@ -43,3 +43,25 @@ def test_a_spent_pair_budget_keeps_the_unsettled_records_rather_than_dropping_th
     assert np.all(path_similarity(dropped, reps[dropped]) >= 0.5)
     assert len(dropped) < n // 2
     assert np.all(to_kept[reps == np.arange(n)] == 1.0)
+
+
+def test_members_that_fail_split_along_the_verified_edges_between_them() -> None:
+    """0 is kept and 1 is like it; 2 and 3 hang off 1, 4 off 2 and 5 off 3. Those four fail
+    against 0; the verified edges among them make two groups, {2, 4} and {3, 5}, settled in one
+    more round. Without edges they are one group and need two."""
+    similar = {(0, 1), (1, 2), (1, 3), (2, 4), (3, 5)}
+    calls: list[int] = []
+
+    def similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        calls.append(len(left))
+        pairs = zip(left.tolist(), right.tolist(), strict=True)
+        return np.array([0.8 if (min(p), max(p)) in similar else 0.1 for p in pairs])
+
+    edges = (np.array([0, 1, 1, 2, 3]), np.array([1, 2, 3, 4, 5]))
+    labels, _ = split_stars(np.zeros(6, dtype=np.int64), similarity, 0.5, first_of_cluster, edges=edges)
+    assert list(np.flatnonzero(first_of_cluster(labels) == np.arange(6))) == [0, 2, 3]
+    assert len(calls) == 2
+    calls.clear()
+    labels, _ = split_stars(np.zeros(6, dtype=np.int64), similarity, 0.5, first_of_cluster)
+    assert list(np.flatnonzero(first_of_cluster(labels) == np.arange(6))) == [0, 2, 3]
+    assert len(calls) == 3

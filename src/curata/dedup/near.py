@@ -252,9 +252,12 @@ def star_clusters(
     threshold: float,
     pick: Callable[[np.ndarray], np.ndarray],
     pairs_per_row: int = STAR_PAIRS_PER_ROW,
+    edges: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`split_stars` with the Jaccard read from the shingle store."""
-    return split_stars(labels, lambda a, b: stored_jaccard(store, a, b), threshold, pick, pairs_per_row)
+    return split_stars(
+        labels, lambda a, b: stored_jaccard(store, a, b), threshold, pick, pairs_per_row, edges
+    )
 
 
 def split_stars(
@@ -263,6 +266,7 @@ def split_stars(
     threshold: float,
     pick: Callable[[np.ndarray], np.ndarray],
     pairs_per_row: int = STAR_PAIRS_PER_ROW,
+    edges: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split chained components so every member is itself similar to the record kept for it.
 
@@ -293,13 +297,28 @@ def split_stars(
         failing = members[~ok]
         if len(failing) == 0:
             return labels, to_kept
-        labels[failing] = labels.max() + 1 + labels[failing]
+        labels[failing] = labels.max() + 1 + regroup(failing, labels, edges, n)
         labels = np.unique(labels, return_inverse=True)[1].ravel().astype(np.int64)
         to_kept[failing] = 1.0
     if len(failing):
         labels[failing] = labels.max() + 1 + np.arange(len(failing))
         to_kept[failing] = 1.0
     return labels, to_kept
+
+
+def regroup(
+    failing: np.ndarray, labels: np.ndarray, edges: tuple[np.ndarray, np.ndarray] | None, n: int
+) -> np.ndarray:
+    """The next round's groups of the members that failed: with the verified `edges`, the
+    connected pieces they form among themselves (a chain of dense clusters then splits into its
+    clusters at once instead of one per round); without, one group per former cluster."""
+    if edges is None:
+        return np.asarray(labels[failing], dtype=np.int64)
+    left, right = edges
+    out = np.zeros(n, dtype=bool)
+    out[failing] = True
+    inside = out[left] & out[right]
+    return np.asarray(components(n, left[inside], right[inside])[failing], dtype=np.int64)
 
 
 def find_near_duplicates(
@@ -318,5 +337,7 @@ def find_near_duplicates(
     to_kept = None
     joined = labels
     if pick is not None:
-        labels, to_kept = star_clusters(labels, sketched.shingles, params.threshold, pick)
+        labels, to_kept = star_clusters(
+            labels, sketched.shingles, params.threshold, pick, edges=(left, right)
+        )
     return NearDuplicates(labels, left, right, sim, len(estimate), to_kept, joined)

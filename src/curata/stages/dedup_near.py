@@ -201,7 +201,8 @@ class NearDedup(DatasetStage):
         def pick(labels: np.ndarray) -> np.ndarray:
             return representatives(labels, quality, nodes)
 
-        labels, to_kept = split_stars(near.found.labels, near.jaccard, params.threshold, pick)
+        edges = (near.found.left, near.found.right)
+        labels, to_kept = split_stars(near.found.labels, near.jaccard, params.threshold, pick, edges=edges)
         columns = self.columns(
             labels, near.found.best_similarity(), quality, meta.column("id").to_pylist(), to_kept, exact
         )
