@@ -45,7 +45,9 @@ def table(n: int = 3000, dim: int = 32) -> pa.Table:
     vectors = unit_rows(centres[rng.choice(6, n, p=weights)] + 0.35 * rng.normal(size=(n, dim)))
     for k in range(0, 900, 3):
         vectors[k + 1] = unit_rows((vectors[k] + 0.02 * rng.normal(size=dim))[None])[0]
-        vectors[k + 2] = vectors[k] if k % 2 else unit_rows((vectors[k + 1] + 0.02 * rng.normal(size=dim))[None])[0]
+        vectors[k + 2] = (
+            vectors[k] if k % 2 else unit_rows((vectors[k + 1] + 0.02 * rng.normal(size=dim))[None])[0]
+        )
     vectors = (vectors + 0.3).astype(np.float32)
     quality = rng.choice([0.2, 0.5, 0.9, np.nan], n).astype(np.float32)
     return pa.table(
@@ -95,7 +97,7 @@ def texts(n: int) -> list[dict[str, str]]:
     rng = np.random.default_rng(5)
     words = [f"w{i}" for i in range(3000)]
     rows = []
-    for i in range(n):
+    for _ in range(n):
         prompt = " ".join(rng.choice(words, 12))
         answer = " ".join(rng.choice(words, 60))
         rows.append({"instruction": prompt, "input": "", "output": answer})

@@ -177,7 +177,11 @@ def assign_centroids(vectors: np.ndarray, centroids: np.ndarray, m: int, chunk: 
     out = np.zeros((len(vectors), m), dtype=np.int64)
     for start in range(0, len(vectors), chunk):
         scores = np.asarray(vectors[start : start + chunk], dtype=np.float64) @ c.T
-        top = np.argpartition(-scores, m - 1, axis=1)[:, :m] if m < len(c) else np.tile(np.arange(m), (len(scores), 1))
+        top = (
+            np.argpartition(-scores, m - 1, axis=1)[:, :m]
+            if m < len(c)
+            else np.tile(np.arange(m), (len(scores), 1))
+        )
         picked = np.take_along_axis(scores, top, axis=1)
         order = np.lexsort((top, -picked), axis=1) if m > 1 else np.zeros_like(top)
         out[start : start + chunk] = np.take_along_axis(top, order, axis=1)

@@ -104,7 +104,9 @@ def sample_matrix(rows: Any, column: str, prepared: Prepared, n: int, seed: int)
         numbers = batch.column("_row").to_numpy()
         keep = np.ones(len(numbers), bool) if wanted is None else np.isin(numbers, wanted)
         taken = batch.filter(pa.array(keep))
-        return pa.table({"_row": taken.column("_row"), VEC: vector_column(prepared.vectors(taken.column(column)))})
+        return pa.table(
+            {"_row": taken.column("_row"), VEC: vector_column(prepared.vectors(taken.column(column)))}
+        )
 
     picked = rows.map_batches(pick, batch_format="pyarrow", batch_size=None)
     table = pa.concat_tables(picked.iter_batches(batch_format="pyarrow", batch_size=None)).sort_by("_row")
@@ -164,8 +166,11 @@ def similar_pairs_ray(
     assigned = rows.map_batches(assign, batch_format="pyarrow", batch_size=None)
     found = group_by_key(assigned, integer_key(PART), search)
     tables = list(found.iter_batches(batch_format="pyarrow", batch_size=None))
+
     def values(name: str, dtype: type) -> np.ndarray:
-        return np.concatenate([np.zeros(0, dtype), *(np.asarray(t.column(name).to_numpy(), dtype) for t in tables)])
+        return np.concatenate(
+            [np.zeros(0, dtype), *(np.asarray(t.column(name).to_numpy(), dtype) for t in tables)]
+        )
 
     return unique_pairs(values("left", np.int64), values("right", np.int64), values("sim", np.float32)), n
 

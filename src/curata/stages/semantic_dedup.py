@@ -136,16 +136,22 @@ class SemanticDedup(DatasetStage):
         if n == 0:
             return None
         nodes = np.unique(np.concatenate([pairs.left, pairs.right]))
-        local = SimilarPairs(np.searchsorted(nodes, pairs.left), np.searchsorted(nodes, pairs.right), pairs.similarity)
+        local = SimilarPairs(
+            np.searchsorted(nodes, pairs.left), np.searchsorted(nodes, pairs.right), pairs.similarity
+        )
         meta = member_table(rows, nodes, ["id", *(["quality"] if self.use_quality else [])])
         groups = components(len(nodes), local)
         quality = meta.column("quality").to_numpy(zero_copy_only=False) if self.use_quality else None
         kept = representatives(groups, quality, nodes) if len(nodes) else np.zeros(0, dtype=np.int64)
         sizes = np.bincount(groups)[groups] if len(nodes) else np.zeros(0, dtype=np.int64)
-        columns = self.columns(kept, best_similarity(len(nodes), local), sizes, meta.column("id").to_pylist(), nodes)
+        columns = self.columns(
+            kept, best_similarity(len(nodes), local), sizes, meta.column("id").to_pylist(), nodes
+        )
         summary = self.summary_of(columns, len(pairs.left))
         members = pa.table({"_row": pa.array(nodes, pa.int64()), **columns})
-        out = assign_rows(rows.select_columns(["_row"]), nodes, members, {score_column(CODE): 0.0, CLUSTER: -1})
+        out = assign_rows(
+            rows.select_columns(["_row"]), nodes, members, {score_column(CODE): 0.0, CLUSTER: -1}
+        )
         return RayResult(out, [], lambda view: summary)
 
     def summary(self, is_dup: np.ndarray, clusters: np.ndarray, pairs: int) -> dict[str, Any]:
