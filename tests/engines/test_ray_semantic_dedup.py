@@ -5,7 +5,6 @@ whole run (embed + semantic_dedup) under both engines gives the same files."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from curata.embed.base import unit_rows
 from curata.stages.embed import embedding_array
 from curata.stages.semantic_dedup import SemanticDedup, SemanticDedupSettings
 from tests.conftest import write_jsonl
-from tests.engines.test_ray_engine import run
-from tests.engines.test_resume import assert_same_outputs
+from tests.engines.test_ray_engine import run_both
 from tests.semantic.helpers import TableView
 
 ray = pytest.importorskip("ray")
@@ -129,9 +127,6 @@ def test_ray_engine_matches_the_local_engine_with_semantic_dedup(tmp_path: Path)
     data = write_jsonl(tmp_path / "in.jsonl", texts(1500))
     recipe = tmp_path / "semantic.yaml"
     recipe.write_text(SEMANTIC)
-    run(data, tmp_path / "local", "local", recipe)
-    run(data, tmp_path / "ray", "ray", recipe)
-    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
-    local, ray_summary = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("local", "ray"))
+    local, ray_summary = run_both(data, tmp_path, recipe)
     assert local["stage_summaries"] == ray_summary["stage_summaries"]
     assert_same_semantic_signals(tmp_path / "local", tmp_path / "ray")
