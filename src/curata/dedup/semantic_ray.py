@@ -65,7 +65,7 @@ class Prepared:
         return centred(raw, self.mean) if self.mean is not None else unit_rows(raw)
 
 
-def set_mean(rows: Any, column: str) -> tuple[np.ndarray | None, int]:
+def distributed_mean(rows: Any, column: str) -> tuple[np.ndarray | None, int]:
     """The set's mean (as the local `set_mean`) and row count, from per-block exact sums."""
 
     def block_sums(batch: pa.Table) -> pa.Table:
@@ -120,7 +120,9 @@ def similar_pairs_ray(
     """All pairs with cosine ≥ threshold, as the local `similar_pairs`, and the number of rows."""
     from curata.engines.ray_engine import group_by_key, integer_key
 
-    mean, n = set_mean(rows, column)
+    mean, n = distributed_mean(rows, column)
+    if n == 0:
+        return unique_pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)), 0
     prepared = Prepared(mean if center else None)
     centroids: np.ndarray | None = None
     if n > partition_size:
