@@ -99,7 +99,7 @@ def mean_from_sums(sums: np.ndarray, n: int) -> np.ndarray:
 
 
 def set_mean(vectors: np.ndarray) -> np.ndarray:
-    """The set's mean row (1, d), exact before one rounding, so independent of row order."""
+    """The set's mean row (1, d): the exact sum, rounded at the end, so independent of row order."""
     v = np.asarray(vectors, dtype=np.float32)
     return mean_from_sums(exponent_sums(v), len(v))
 
