@@ -6,6 +6,10 @@ The records are `end_to_end.py`'s (real public text from ../shared/data with 5% 
 (normalize, exact_dedup, near_dedup, decide), so the figures are about near_dedup.
 
     nice .venv/bin/python benchmarks/ray_near_dedup.py --n 50000
+    nice .venv/bin/python benchmarks/ray_near_dedup.py --n 50000 --stage semantic_dedup
+
+`--stage semantic_dedup` measures semantic_dedup instead (normalize, exact_dedup,
+`embed: {model: hashing}`, semantic_dedup, decide).
 """
 
 from __future__ import annotations
@@ -32,10 +36,20 @@ stages:
   - decide:
       actions: {exact_duplicate: drop, near_duplicate: drop}
 """
+SEMANTIC_RECIPE = """
+stages:
+  - normalize
+  - exact_dedup
+  - embed: {model: hashing}
+  - semantic_dedup
+  - decide:
+      actions: {exact_duplicate: drop, semantic_duplicate: drop}
+"""
+RECIPES = {"near_dedup": RECIPE, "semantic_dedup": SEMANTIC_RECIPE}
 COMPARED = ("curated.jsonl", "rejected.jsonl", "findings.jsonl")
 
 
-def run(data: Path, out: Path, recipe: Path, engine: str, workers: int) -> dict[str, Any]:
+def run(data: Path, out: Path, recipe: Path, engine: str, workers: int, stage: str) -> dict[str, Any]:
     command = [sys.executable, "-m", "curata.cli", "run", str(data), "-o", str(out), "--quiet"]
     command += ["--recipe", str(recipe), "--engine", engine, "--workers", str(workers)]
     shutil.rmtree(out, ignore_errors=True)  # a finished run directory would be reused, not rerun
@@ -46,7 +60,7 @@ def run(data: Path, out: Path, recipe: Path, engine: str, workers: int) -> dict[
     return {
         "seconds": time.perf_counter() - start,
         "stages": stages,
-        "near": summary["stage_summaries"]["near_dedup"],
+        "summary": summary["stage_summaries"][stage],
     }
 
 
@@ -65,28 +79,28 @@ def main() -> int:
     )
     parser.add_argument("--work", type=Path, default=Path("bench-out/ray_near_dedup"))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--stage", choices=sorted(RECIPES), default="near_dedup")
     args = parser.parse_args()
+    stage = args.stage
+    if stage != "near_dedup" and args.work == Path("bench-out/ray_near_dedup"):
+        args.work = Path(f"bench-out/ray_{stage}")
     data = records_file(args.data_dir, args.work, args.n)
     recipe = args.work / "recipe.yaml"
-    recipe.write_text(RECIPE)
+    recipe.write_text(RECIPES[stage])
     print(f"{args.n} records, load average {os.getloadavg()[0]:.1f}")
     results = {}
     for engine in ("local", "ray"):
         out = args.work / f"out-{args.n}-{engine}"
-        results[engine] = run(data, out, recipe, engine, args.workers)
+        results[engine] = run(data, out, recipe, engine, args.workers, stage)
         r = results[engine]
         print(
-            f"{engine}: run {r['seconds']:.1f} s, near_dedup {r['stages']['near_dedup']:.1f} s, "
+            f"{engine}: run {r['seconds']:.1f} s, {stage} {r['stages'][stage]:.1f} s, "
             f"stages {r['stages']}, load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
-    near = results["local"]["near"]
-    print(
-        f"near_dedup: {near['duplicates']} duplicates, {near['verified_pairs']} verified pairs, "
-        f"{near['candidate_pairs']} candidate pairs"
-    )
+    print(f"{stage}: {results['local']['summary']}")
     same = identical(args.work / f"out-{args.n}-local", args.work / f"out-{args.n}-ray")
-    same = same and results["local"]["near"] == results["ray"]["near"]
+    same = same and results["local"]["summary"] == results["ray"]["summary"]
     print(f"outputs identical: {same}")
     return 0 if same else 1
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -43,6 +44,16 @@ def run(data: Path, out: Path, engine: str, recipe: Path | None = None) -> None:
     )
 
 
+def run_both(data: Path, tmp_path: Path, recipe: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run both engines into tmp_path/local and tmp_path/ray, check that their outputs are
+    identical, and return both summaries (local, ray)."""
+    run(data, tmp_path / "local", "local", recipe)
+    run(data, tmp_path / "ray", "ray", recipe)
+    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
+    local, ray = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("local", "ray"))
+    return local, ray
+
+
 @pytest.mark.timeout(300)
 def test_ray_engine_smoke_matches_the_local_engine(tmp_path: Path) -> None:
     rows = [
@@ -51,10 +62,7 @@ def test_ray_engine_smoke_matches_the_local_engine(tmp_path: Path) -> None:
     ]
     # Near copies (edited copies, chains of edits, templated records) for the distributed near_dedup.
     data = write_jsonl(tmp_path / "in.jsonl", rows + near_rows(60))
-    run(data, tmp_path / "local", "local")
-    run(data, tmp_path / "ray", "ray")
-    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
-    local, ray = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("local", "ray"))
+    local, ray = run_both(data, tmp_path)
     assert ray["engine"] == "ray" and ray["stage_summaries"]["exact_dedup"]["duplicates"] > 0
     assert ray["stage_summaries"]["near_dedup"] == local["stage_summaries"]["near_dedup"]
     assert ray["stage_summaries"]["near_dedup"]["duplicates"] > 0
@@ -130,10 +138,7 @@ def test_ray_engine_matches_the_local_engine_on_real_records(tmp_path: Path, rec
     if recipe != "default":
         recipe_path = tmp_path / "full.yaml"
         recipe_path.write_text(FULL)
-    run(data, tmp_path / "local", "local", recipe_path)
-    run(data, tmp_path / "ray", "ray", recipe_path)
-    assert_same_outputs(tmp_path / "local", tmp_path / "ray")
-    local, ray = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("local", "ray"))
+    local, ray = run_both(data, tmp_path, recipe_path)
     assert local["stage_summaries"] == ray["stage_summaries"]
     assert ray["stage_summaries"]["conflicts"]["records"] > 0
     assert ray["stage_summaries"]["exact_dedup"]["duplicates"] > 0

@@ -39,8 +39,28 @@ def out_of_sample_probabilities(features: object, labels: np.ndarray, folds: int
 
     model = LogisticRegression(C=c, max_iter=1000)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-    probs = cross_val_predict(model, features, labels, cv=splitter, method="predict_proba")
+    if not on_ray():
+        probs = cross_val_predict(model, features, labels, cv=splitter, method="predict_proba")
+        return np.asarray(probs, dtype=np.float64)
+    # Under the Ray engine each fold is fitted by a Ray worker (joblib's Ray backend); every fold
+    # is the same deterministic fit either way, so the probabilities are identical.
+    import ray
+    from joblib import parallel_backend
+    from ray.util.joblib import register_ray
+
+    register_ray()  # type: ignore[no-untyped-call]
+    jobs = max(1, min(folds, int(ray.cluster_resources().get("CPU", 1))))  # type: ignore[no-untyped-call]
+    with parallel_backend("ray", n_jobs=jobs):
+        probs = cross_val_predict(model, features, labels, cv=splitter, method="predict_proba", n_jobs=jobs)
     return np.asarray(probs, dtype=np.float64)
+
+
+def on_ray() -> bool:
+    """Whether this process is connected to Ray (the Ray engine's driver): the folds then run there."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    return ray is not None and bool(ray.is_initialized())
 
 
 def find_issues(labels: np.ndarray, probs: np.ndarray, filter_by: str) -> LabelIssues:

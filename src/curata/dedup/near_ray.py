@@ -262,21 +262,24 @@ class RayNearDuplicates:
 
     def assign(self, members: pa.Table, fill: dict[str, Any]) -> Any:
         """Every row's columns: the member table's for its rows, `fill` (or null) elsewhere."""
-        names = [c for c in members.column_names if c != "_row"]
-        nodes = self.nodes
+        return assign_rows(self.sketched.select_columns(["_row"]), self.nodes, members, fill)
 
-        def per_block(batch: pa.Table) -> pa.Table:
-            at, hit = lookup(nodes, batch.column("_row").to_numpy())
-            index = pa.array(at, mask=~hit)
-            columns: dict[str, Any] = {"_row": batch.column("_row")}
-            for name in names:
-                column = members.column(name).take(index)
-                columns[name] = pc.fill_null(column, fill[name]) if name in fill else column
-            return pa.table(columns)
 
-        return self.sketched.select_columns(["_row"]).map_batches(
-            per_block, batch_format="pyarrow", batch_size=None
-        )
+def assign_rows(rows: Any, nodes: np.ndarray, members: pa.Table, fill: dict[str, Any]) -> Any:
+    """A Ray Dataset of every row of `rows` (`_row` only) with `members`' columns for the rows in
+    `nodes` (sorted; `members` in the same order) and `fill` (or null) for the others."""
+    names = [c for c in members.column_names if c != "_row"]
+
+    def per_block(batch: pa.Table) -> pa.Table:
+        at, hit = lookup(nodes, batch.column("_row").to_numpy())
+        index = pa.array(at, mask=~hit)
+        columns: dict[str, Any] = {"_row": batch.column("_row")}
+        for name in names:
+            column = members.column(name).take(index)
+            columns[name] = pc.fill_null(column, fill[name]) if name in fill else column
+        return pa.table(columns)
+
+    return rows.map_batches(per_block, batch_format="pyarrow", batch_size=None)
 
 
 def lookup(ordered: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ from curata.checks.columns import check_column_types, message_column, related_co
 from curata.checks.registry import declare_check
 from curata.dedup.semantic import (
     PARTITION_SIZE,
+    SimilarPairs,
     best_similarity,
     centred,
     components,
@@ -85,28 +86,73 @@ class SemanticDedup(DatasetStage):
         progress(n)
         groups = components(n, pairs)
         quality = data.numpy("quality") if self.use_quality else None
+        rows = np.arange(n)
         kept = representatives(groups, quality) if n else np.zeros(0, dtype=np.int64)
         sizes = np.bincount(groups)[groups] if n else np.zeros(0, dtype=np.int64)
-        best = best_similarity(n, pairs)
-        ids = data.column("id").to_pylist()
-        is_dup = kept != np.arange(n)
+        columns = self.columns(kept, best_similarity(n, pairs), sizes, data.column("id").to_pylist(), rows)
+        return DatasetResult(columns=columns, summary=self.summary_of(columns, len(pairs.left)))
+
+    def columns(
+        self, kept: np.ndarray, best: np.ndarray, sizes: np.ndarray, ids: list[str], rows: np.ndarray
+    ) -> dict[str, pa.Array]:
+        """The stage's columns for some rows (global numbers `rows`): `kept` is each one's kept
+        position, `best` its best similarity, `sizes` its cluster's size."""
+        is_dup = kept != np.arange(len(kept))
         messages = [
             f"same meaning as {ids[k]} (cosine up to {s:.3f}; {c} records in the cluster)" if d else None
             for k, d, s, c in zip(kept, is_dup, best, sizes, strict=True)
         ]
-        clusters = np.where(sizes > 1, kept, -1).astype(np.int64)
-        return DatasetResult(
-            columns={
-                score_column(CODE): pa.array(is_dup.astype(np.float32)),
-                message_column(CODE): pa.array(messages, pa.string()),
-                related_column(CODE): pa.array(
-                    [[ids[k]] if d else None for k, d in zip(kept, is_dup, strict=True)],
-                    pa.list_(pa.string()),
-                ),
-                CLUSTER: pa.array(clusters),
-            },
-            summary=self.summary(is_dup, clusters, len(pairs.left)),
+        clusters = np.where(sizes > 1, rows[kept] if len(kept) else kept, -1).astype(np.int64)
+        return {
+            score_column(CODE): pa.array(is_dup.astype(np.float32)),
+            message_column(CODE): pa.array(messages, pa.string()),
+            related_column(CODE): pa.array(
+                [[ids[k]] if d else None for k, d in zip(kept, is_dup, strict=True)],
+                pa.list_(pa.string()),
+            ),
+            CLUSTER: pa.array(clusters),
+        }
+
+    def summary_of(self, columns: dict[str, pa.Array], pairs: int) -> dict[str, Any]:
+        is_dup = columns[score_column(CODE)].to_numpy(zero_copy_only=False) > 0
+        return self.summary(is_dup, columns[CLUSTER].to_numpy(), pairs)
+
+    def ray_analyse(self, rows: Any) -> Any:
+        """The same pairs by distributed steps (`curata.dedup.semantic_ray`); only the pairs above
+        the threshold, and the ids and quality of the rows in them, are gathered on the driver."""
+        from curata.dedup.near_ray import assign_rows
+        from curata.dedup.semantic_ray import member_table, similar_pairs_ray
+        from curata.engines.ray_engine import RayResult
+
+        settings = self.settings
+        pairs, n = similar_pairs_ray(
+            rows,
+            EMBEDDING,
+            settings.threshold,
+            center=settings.center,
+            partition_size=settings.partition_size,
+            seed=settings.seed,
         )
+        if n == 0:
+            return None
+        nodes = np.unique(np.concatenate([pairs.left, pairs.right]))
+        local = SimilarPairs(
+            np.searchsorted(nodes, pairs.left), np.searchsorted(nodes, pairs.right), pairs.similarity
+        )
+        meta = member_table(rows, nodes, ["id", *(["quality"] if self.use_quality else [])])
+        groups = components(len(nodes), local)
+        quality = meta.column("quality").to_numpy(zero_copy_only=False) if self.use_quality else None
+        kept = representatives(groups, quality, nodes) if len(nodes) else np.zeros(0, dtype=np.int64)
+        sizes = np.bincount(groups)[groups] if len(nodes) else np.zeros(0, dtype=np.int64)
+        columns = self.columns(
+            kept, best_similarity(len(nodes), local), sizes, meta.column("id").to_pylist(), nodes
+        )
+        summary = self.summary_of(columns, len(pairs.left))
+        members = pa.table({"_row": pa.array(nodes, pa.int64()), **columns})
+        out = assign_rows(
+            rows.select_columns(["_row"]), nodes, members, {score_column(CODE): 0.0, CLUSTER: -1}
+        )
+        return RayResult(out, [], lambda view: summary)
 
     def summary(self, is_dup: np.ndarray, clusters: np.ndarray, pairs: int) -> dict[str, Any]:
         return {
