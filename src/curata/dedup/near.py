@@ -232,11 +232,16 @@ def verify_rounds(
 
 
 def stored_jaccard(store: ShingleStore, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """True Jaccard of the pairs (left[i], right[i]) from the stored shingles."""
-    ends = np.concatenate([left, right])
-    rows = sorted_unique(ends)
-    inverse = np.searchsorted(rows, ends)
-    return jaccard_pairs(store.rows(rows), inverse[: len(left)], inverse[len(left) :])
+    """True Jaccard of the pairs (left[i], right[i]) from the stored shingles, `VERIFY_PAIRS` at
+    a time: the star split asks for most of the set at once, whose shingles would not fit."""
+    out = np.empty(len(left), dtype=np.float32)
+    for start in range(0, len(left), VERIFY_PAIRS):
+        lp, rp = left[start : start + VERIFY_PAIRS], right[start : start + VERIFY_PAIRS]
+        ends = np.concatenate([lp, rp])
+        rows = sorted_unique(ends)
+        inverse = np.searchsorted(rows, ends)
+        out[start : start + len(lp)] = jaccard_pairs(store.rows(rows), inverse[: len(lp)], inverse[len(lp) :])
+    return out
 
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
