@@ -74,7 +74,10 @@ def run_ours(column: Any, args: argparse.Namespace) -> np.ndarray:
             yield shingle_texts(part, np.arange(len(part)), len(part), params.shingle, params.n)
 
     scratch = Path(args.work) / "scratch" if n > 200_000 else None
-    found = find_near_duplicates(sketch(batches(), n, params, scratch), params)
+    from gpteacher_agreement import first_of_cluster
+
+    # The stage's clusters: chains split into stars around the first record (no quality column).
+    found = find_near_duplicates(sketch(batches(), n, params, scratch), params, pick=first_of_cluster)
     labels = found.labels
     if args.exact:
         from curata.normalize import normalized_digest
