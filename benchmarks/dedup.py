@@ -74,10 +74,13 @@ def run_ours(column: Any, args: argparse.Namespace) -> np.ndarray:
             yield shingle_texts(part, np.arange(len(part)), len(part), params.shingle, params.n)
 
     scratch = Path(args.work) / "scratch" if n > 200_000 else None
-    from gpteacher_agreement import first_of_cluster
+    from functools import partial
+
+    from curata.stages.dedup_exact import representatives
 
     # The stage's clusters: chains split into stars around the first record (no quality column).
-    found = find_near_duplicates(sketch(batches(), n, params, scratch), params, pick=first_of_cluster)
+    pick = partial(representatives, quality=None)
+    found = find_near_duplicates(sketch(batches(), n, params, scratch), params, pick=pick)
     labels = found.labels
     if args.exact:
         from curata.normalize import normalized_digest

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ import pyarrow as pa
 
 from curata.dedup.near import NearDedupParams, find_near_duplicates, sketch
 from curata.dedup.shingles import shingle_texts
+from curata.stages.dedup_exact import representatives
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
@@ -35,16 +37,10 @@ def removed_by_us(texts: list[str], threshold: float) -> np.ndarray:
     column = pa.array(texts, pa.large_string())
     shingles = shingle_texts(column, np.arange(len(texts)), len(texts), params.shingle, params.n)
     sketched = sketch([shingles], len(texts), params)
-    labels = find_near_duplicates(sketched, params, pick=first_of_cluster).labels
-    return first_of_cluster(labels) != np.arange(len(texts))
-
-
-def first_of_cluster(labels: np.ndarray) -> np.ndarray:
-    """Per row, the first row of its cluster: the stage's pick when there is no quality column.
-    Passed to near dedup, it also splits chained clusters into stars as the stage does."""
-    first = np.full(int(labels.max()) + 1, len(labels), dtype=np.int64)
-    np.minimum.at(first, labels, np.arange(len(labels)))
-    return first[labels]
+    # The stage's pick without a quality column (the first record of each cluster); passed to
+    # near dedup, it also splits chained clusters into stars as the stage does.
+    labels = find_near_duplicates(sketched, params, pick=partial(representatives, quality=None)).labels
+    return representatives(labels, None) != np.arange(len(texts))
 
 
 def agreement(ours: np.ndarray, theirs: np.ndarray) -> tuple[float, float, float]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from curata.dedup.near import split_stars
+from curata.stages.dedup_exact import representatives
 
 
 def first_of_cluster(labels: np.ndarray) -> np.ndarray:
-    first = np.full(int(labels.max()) + 1, len(labels), dtype=np.int64)
-    np.minimum.at(first, labels, np.arange(len(labels)))
-    return first[labels]
+    """The stage's pick when there is no quality column."""
+    return representatives(labels, None)
 
 
 def path_similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
