@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from curata.dedup import near
-from curata.dedup.lsh import bucket_pairs
+from curata.dedup.lsh import bucket_pairs, merge_sorted_unique, unique_pairs
 from curata.dedup.near import NearDedupParams, find_near_duplicates, sketch
 from curata.dedup.shingles import Shingles, shingle_texts
 from curata.dedup.verify import jaccard_pairs
@@ -176,3 +176,39 @@ def test_char_shingles_find_edited_copies() -> None:
     originals = fam[copies] - 1400
     inside = originals >= 0
     assert np.mean(found.labels[copies[inside]] == found.labels[originals[inside]]) >= 0.9
+
+
+def test_streamed_candidate_pairs_equal_the_one_shot_distinct_pairs() -> None:
+    rng = np.random.default_rng(3)
+    n = 5000
+    parts = []
+    for _ in range(12):
+        left = rng.integers(0, n - 1, size=4000)
+        parts.append((left, left + rng.integers(1, 50, size=4000).clip(max=n - 1 - left)))
+    everything = np.concatenate([a * n + b for a, b in parts])
+    expected = np.unique(everything)
+    for flush in (1, 3000, 10_000, 1 << 30):
+        left, right = unique_pairs(iter(parts), n, flush=flush)
+        assert np.array_equal(left * n + right, expected), flush
+    a, b = np.array([1, 4, 9]), np.array([0, 4, 5, 10])
+    assert merge_sorted_unique(a, b).tolist() == [0, 1, 4, 5, 9, 10]
+
+
+def test_incremental_union_gives_the_components_of_all_edges_so_far() -> None:
+    rng = np.random.default_rng(4)
+    n = 3000
+    roots = np.arange(n, dtype=np.int64)
+    seen_l: list[np.ndarray] = []
+    seen_r: list[np.ndarray] = []
+    for size in (1, 50, 400, 0, 1500, 7):
+        left = rng.integers(0, n, size=size)
+        right = rng.integers(0, n, size=size)
+        seen_l.append(left)
+        seen_r.append(right)
+        if size:
+            roots = near.merge_roots(roots, left, right)
+        labels = near.components(n, np.concatenate(seen_l), np.concatenate(seen_r))
+        # Same partition, and each root is the lowest row of its component.
+        first_of = np.full(labels.max() + 1, n)
+        np.minimum.at(first_of, labels, np.arange(n))
+        assert np.array_equal(roots, first_of[labels])

@@ -216,9 +216,9 @@ def verify_rounds(
     Jaccard (read from the shingle store here, computed by Ray tasks on the Ray engine).
     """
     keep_l, keep_r, keep_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
-    labels = np.arange(n, dtype=np.int64)
+    roots = np.arange(n, dtype=np.int64)
     for pairs in rounds:
-        chosen = pairs[labels[left[pairs]] != labels[right[pairs]]]
+        chosen = pairs[roots[left[pairs]] != roots[right[pairs]]]
         if len(chosen) == 0:
             continue
         sim = similarity(chosen)
@@ -227,8 +227,26 @@ def verify_rounds(
         keep_r.append(right[chosen][ok])
         keep_j.append(sim[ok])
         if ok.any():
-            labels = components(n, np.concatenate(keep_l), np.concatenate(keep_r))
+            roots = merge_roots(roots, keep_l[-1], keep_r[-1])
+    labels = np.unique(roots, return_inverse=True)[1].ravel().astype(np.int64)
     return np.concatenate(keep_l), np.concatenate(keep_r), np.concatenate(keep_j), labels
+
+
+def merge_roots(roots: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Union of the components in `roots` (per row, the lowest row of its component) along the new
+    edges: a connected-components pass over the few roots the edges touch, then one relabel of
+    the rows. Recomputing the components of every edge so far each round cost O(rows) in scipy
+    per round, which made verification quadratic on large, heavily duplicated sets."""
+    ends = np.concatenate([roots[left], roots[right]])
+    touched = sorted_unique(ends)
+    at = np.searchsorted(touched, ends)
+    half = len(left)
+    piece = components(len(touched), at[:half], at[half:])
+    lowest = np.full(int(piece.max()) + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(lowest, piece, touched)
+    remap = np.arange(len(roots), dtype=np.int64)
+    remap[touched] = lowest[piece]
+    return remap[roots]
 
 
 def stored_jaccard(store: ShingleStore, left: np.ndarray, right: np.ndarray) -> np.ndarray:
