@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curata.dedup import near
+from curata.dedup import candidates, near
 from curata.dedup.lsh import bucket_pairs, merge_sorted_unique, unique_pairs
 from curata.dedup.near import NearDedupParams, find_near_duplicates, sketch
 from curata.dedup.shingles import Shingles, shingle_texts
@@ -163,7 +163,23 @@ def test_results_are_identical_across_runs_batchings_and_memory_maps(tmp_path: P
     sk = sketch([shingles_of(texts)], len(texts), params, tmp_path / "scratch")
     assert isinstance(sk.signatures, np.memmap)
     third = find_near_duplicates(sk, params)
-    for other in (second, third):
+    # Candidate pairs spilled to disk in low-row ranges and estimate levels: the same order.
+    monkeypatch.setattr(candidates, "RANGE_PAIRS", 5000)
+    spilled = []
+    real_ordered = near.ordered_candidates
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        ordered = real_ordered(*args, **kwargs)
+        spilled.append((ordered, len(list((ordered.folder / "levels").iterdir()))))
+        return ordered
+
+    monkeypatch.setattr(near, "ordered_candidates", spy)
+    fourth = find_near_duplicates(sk, params)
+    ordered, level_files = spilled[0]
+    assert level_files > 3
+    assert not ordered.folder.exists()
+    assert first.candidates == fourth.candidates
+    for other in (second, third, fourth):
         assert np.array_equal(first.labels, other.labels)
         assert np.array_equal(first.left, other.left) and np.array_equal(first.jaccard, other.jaccard)
 

@@ -18,8 +18,9 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from curata.dedup.lsh import candidate_pairs, unique_pairs
-from curata.dedup.minhash import estimated_jaccard, oph_signatures, permutations, signatures
+from curata.dedup.candidates import ordered_candidates
+from curata.dedup.memmaps import release
+from curata.dedup.minhash import oph_signatures, permutations, signatures
 from curata.dedup.shingles import ShingleKind, Shingles
 from curata.dedup.verify import jaccard_pairs, ranges, sorted_unique
 
@@ -35,6 +36,8 @@ VERIFY_PAIRS = 20_000
 # hundreds of rounds (GPTeacher: ~5,700 chained records), and stopping early keeps records that
 # are near duplicates of each other.
 STAR_PAIRS_PER_ROW = 64
+# Stored shingles read from the memory map between releases of its pages (see `release`).
+RELEASE_ROWS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class ShingleStore:
         self.file = self.path.open("wb") if self.path is not None else None
         self.data: np.ndarray = np.zeros(0, np.uint32)
         self.offsets: np.ndarray = np.zeros(1, np.int64)
+        self.unreleased = 0
 
     def add(self, shingles: Shingles) -> None:
         low = (shingles.hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
@@ -133,6 +137,10 @@ class ShingleStore:
         """The stored shingles of these rows, in the order given."""
         counts = self.offsets[rows + 1] - self.offsets[rows]
         values = np.asarray(self.data[ranges(self.offsets[rows], counts)]).astype(np.uint64)
+        self.unreleased += len(rows)
+        if self.unreleased >= RELEASE_ROWS:
+            release(self.data)
+            self.unreleased = 0
         return Shingles(values, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
 
@@ -155,6 +163,8 @@ class Sketch:
 
     signatures: np.ndarray
     shingles: ShingleStore
+    # Where large intermediate tables (candidate pairs) may be spilled; None keeps them in memory.
+    scratch: Path | None = None
 
 
 def sketch(
@@ -182,22 +192,10 @@ def sketch(
             store.add(shingles)
             start = stop
     store.close()
+    release(sig)
     if start != n_rows:
         raise ValueError(f"signature batches covered {start} rows, expected {n_rows}")
-    return Sketch(sig, store)
-
-
-def verify(
-    left: np.ndarray, right: np.ndarray, store: ShingleStore, threshold: float, n: int, order: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Verified pairs (true Jaccard at or above the threshold) and the components they form.
-
-    Candidates are verified in rounds of `VERIFY_PAIRS`, most promising first (see `verify_rounds`).
-    """
-    rounds = (order[s : s + VERIFY_PAIRS] for s in range(0, len(order), VERIFY_PAIRS))
-    return verify_rounds(
-        left, right, rounds, lambda chosen: stored_jaccard(store, left[chosen], right[chosen]), threshold, n
-    )
+    return Sketch(sig, store, scratch)
 
 
 def verify_rounds(
@@ -208,23 +206,37 @@ def verify_rounds(
     threshold: float,
     n: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Verify the pairs round by round (`rounds`: pair indexes) and union the ones that pass.
+    """`verify_pairs` over rounds given as indexes into `left`/`right`; `similarity(pair
+    indexes)` gives their true Jaccard (computed by Ray tasks on the Ray engine)."""
+    indexed = ((left[p], right[p], p) for p in rounds)
+    return verify_pairs(indexed, lambda lo, hi, ids: similarity(ids), threshold, n)
 
-    A pair whose two records are already joined by the pairs kept in earlier rounds is skipped: it
-    cannot change the clusters. This keeps templated sets, where thousands of records are all
-    alike, to about one verification per record. `similarity(pair indexes)` gives their true
-    Jaccard (read from the shingle store here, computed by Ray tasks on the Ray engine).
+
+def verify_pairs(
+    rounds: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    similarity: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    threshold: float,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Verify the candidate pairs round by round and union the ones that pass; returns the kept
+    pairs (low, high, Jaccard) and the component of every row.
+
+    `rounds` yields (low rows, high rows, pair ids); `similarity(low, high, ids)` gives the true
+    Jaccard of the pairs asked for. A pair whose two records are already joined by the pairs kept
+    in earlier rounds is skipped: it cannot change the clusters. This keeps templated sets, where
+    thousands of records are all alike, to about one verification per record.
     """
     keep_l, keep_r, keep_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
     roots = np.arange(n, dtype=np.int64)
-    for pairs in rounds:
-        chosen = pairs[roots[left[pairs]] != roots[right[pairs]]]
-        if len(chosen) == 0:
+    for lows, highs, ids in rounds:
+        open_ = roots[lows] != roots[highs]
+        if not open_.any():
             continue
-        sim = similarity(chosen)
+        low, high = lows[open_], highs[open_]
+        sim = similarity(low, high, ids[open_])
         ok = sim >= threshold
-        keep_l.append(left[chosen][ok])
-        keep_r.append(right[chosen][ok])
+        keep_l.append(low[ok])
+        keep_r.append(high[ok])
         keep_j.append(sim[ok])
         if ok.any():
             roots = merge_roots(roots, keep_l[-1], keep_r[-1])
@@ -246,7 +258,7 @@ def merge_roots(roots: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.nd
     np.minimum.at(lowest, piece, touched)
     remap = np.arange(len(roots), dtype=np.int64)
     remap[touched] = lowest[piece]
-    return remap[roots]
+    return np.asarray(remap[roots])
 
 
 def stored_jaccard(store: ShingleStore, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -352,15 +364,19 @@ def find_near_duplicates(
     sig = sketched.signatures
     n = len(sig)
     valid = np.diff(sketched.shingles.offsets) >= max(params.min_shingles, 1)
-    left, right = unique_pairs(candidate_pairs(sig, valid, params.bands, params.rows, params.window), n)
-    estimate = estimated_jaccard(sig, left, right)
-    promising = np.flatnonzero(estimate >= params.threshold - params.slack)
-    order = promising[np.argsort(-estimate[promising], kind="stable")]
-    left, right, sim, labels = verify(left, right, sketched.shingles, params.threshold, n, order)
+    cutoff = params.threshold - params.slack
+    ordered = ordered_candidates(
+        sig, valid, params.bands, params.rows, params.window, cutoff, sketched.scratch
+    )
+    rounds = ((low, high, low) for low, high in ordered.rounds(VERIFY_PAIRS))
+    store = sketched.shingles
+    left, right, sim, labels = verify_pairs(
+        rounds, lambda low, high, _: stored_jaccard(store, low, high), params.threshold, n
+    )
     to_kept = None
     joined = labels
     if pick is not None:
         labels, to_kept = star_clusters(
             labels, sketched.shingles, params.threshold, pick, edges=(left, right)
         )
-    return NearDuplicates(labels, left, right, sim, len(estimate), to_kept, joined)
+    return NearDuplicates(labels, left, right, sim, ordered.count, to_kept, joined)

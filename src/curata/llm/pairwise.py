@@ -19,6 +19,7 @@ VERDICTS = {"A": "a", "B": "b", "tie": "tie"}
 def make_pairwise_judge(settings: LLMSettings | None = None) -> PairwiseJudge:
     """A function (prompt, answer_a, answer_b) -> 'a' | 'b' | 'tie' (an unreadable reply is a tie)."""
     chosen = settings or LLMSettings(model=os.environ.get("CURATA_JUDGE_MODEL"))
+
     def judge(prompt: str, answer_a: str, answer_b: str) -> str:
         client = open_client(chosen, None)  # run_with_client closes it after the call
         request = ChatRequest.of(pair_messages(prompt, answer_a, answer_b), max_tokens=256, tag="pairwise")

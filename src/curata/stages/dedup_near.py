@@ -85,6 +85,8 @@ def component_ids(labels: np.ndarray) -> np.ndarray:
     _, first, inverse, counts = np.unique(labels, return_index=True, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
     return np.where(counts[inverse] > 1, first[inverse], -1).astype(np.int64)
+
+
 def pick_scores(quality: np.ndarray | None, exact: np.ndarray | None) -> np.ndarray | None:
     """The score that picks each cluster's kept record: quality, with exact copies (already
     rejected by exact_dedup) ranked last."""
