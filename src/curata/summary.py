@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -111,6 +112,26 @@ def build_summary(
             },
             *(run.to_json() for run in runs),
         ],
-        "stage_summaries": {run.name: run.summary for run in runs if run.summary},
+        "stage_summaries": summaries_by_stage(runs),
         "total_seconds": round(total_seconds, 3),
     }
+
+
+def summaries_by_stage(runs: Sequence[StageRun]) -> dict[str, Any]:
+    """Each stage's summary under its name. A stage that runs twice (near_dedup on the prompt and
+    on the response) keeps its name the first time; later runs are keyed `name:key` when their
+    summary names a dedup key, else `name#n`, so no summary overwrites another."""
+    out: dict[str, Any] = {}
+    for run in runs:
+        if not run.summary:
+            continue
+        name = run.name
+        if name in out:
+            key = run.summary.get("key")
+            name = f"{run.name}:{key}" if isinstance(key, str) and f"{run.name}:{key}" not in out else name
+            count = 2
+            while name in out:
+                name = f"{run.name}#{count}"
+                count += 1
+        out[name] = run.summary
+    return out

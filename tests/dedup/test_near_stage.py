@@ -201,6 +201,16 @@ def test_prompt_and_response_keys_run_side_by_side_and_feed_conflicts(run_curata
     # Side-key duplicates are flagged for review, not dropped; the conversation near-dup is.
     assert len(run.curated) == 12
     assert [(r["id"], r["reasons"]) for r in run.rejected] == [("q2-edited", ["near_duplicate"])]
+    # Each near_dedup stage's summary is kept: the second and third are keyed by their key.
+    summaries = run.summary["stage_summaries"]
+    assert [
+        summaries[name]["key"] for name in ("near_dedup", "near_dedup:prompt", "near_dedup:response")
+    ] == [
+        "conversation",
+        "prompt",
+        "response",
+    ]
+    assert summaries["near_dedup:prompt"]["duplicates"] == 2
 
 
 def test_two_stages_with_the_same_key_are_a_recipe_error(tmp_path: Path) -> None:
