@@ -48,6 +48,19 @@ def test_collapsed_scores_raise_a_warning() -> None:
     assert not any("score collapse" in w for w in calibrate([1, 0, 1], [0.1, 0.5, 0.9]).warnings)
 
 
+def test_scores_in_a_narrow_band_raise_a_warning_even_when_no_value_repeats() -> None:
+    # What a local model's digit-probability scores look like: all different, all near 0.65.
+    narrow = [0.62 + 0.005 * i for i in range(12)]
+    labels = [1, 0] * 6
+    result = calibrate(labels, narrow)
+    assert result.top_value_share < 0.1
+    assert result.band is not None and result.band[1] - result.band[0] < 0.1
+    assert any(w.startswith("narrow scores: 90% of scores lie between 0.62") for w in result.warnings)
+    assert result.to_json()["band_5_95"] == [round(result.band[0], 4), round(result.band[1], 4)]
+    spread = [0.05 + 0.08 * i for i in range(12)]
+    assert not any("narrow" in w for w in calibrate(labels, spread).warnings)
+
+
 def test_calibrate_on_real_kto_labels_prints_the_figures(tmp_path: Path) -> None:
     """A judge that dislikes role-play giggling agrees with the KTO labels better than chance."""
 

@@ -24,6 +24,9 @@ NEGATIVE = frozenset(
     {"false", "0", "no", "drop", "dropped", "bad", "undesirable", "reject", "rejected", "discard"}
 )
 COLLAPSE_SHARE = 0.8
+# Scores whose middle 90% span less than this are a narrow band: a judge scoring by digit
+# probabilities (a local model) rarely repeats one value exactly, yet may barely separate records.
+NARROW_BAND = 0.1
 
 
 def label_value(value: Any) -> float | None:
@@ -80,6 +83,8 @@ class Calibration:
     bin_edges: list[float]
     top_value_share: float
     warnings: list[str] = field(default_factory=list)
+    # The 5th and 95th percentiles of the scores (None when nothing was scored).
+    band: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         def clean(v: float | None) -> float | None:
@@ -96,6 +101,7 @@ class Calibration:
             "histogram": self.histogram,
             "bin_edges": self.bin_edges,
             "top_value_share": round(self.top_value_share, 4),
+            "band_5_95": None if self.band is None else [round(v, 4) for v in self.band],
             "warnings": self.warnings,
         }
 
@@ -126,6 +132,16 @@ def calibrate(
             f"score collapse: {top_share:.0%} of scores equal {value:g}; the judge does not separate "
             "records (try another model, a finer rubric or pairwise comparison)"
         )
+    band = None
+    if judged:
+        low, high = (float(v) for v in np.percentile(np.asarray(judged, dtype=np.float64), [5, 95]))
+        band = (low, high)
+        if top_share <= COLLAPSE_SHARE and len(judged) >= 5 and high - low < NARROW_BAND:
+            warnings.append(
+                f"narrow scores: 90% of scores lie between {low:.3f} and {high:.3f}; a fixed "
+                f"threshold ({threshold:g}) separates little. Rank by the score, choose a threshold "
+                "inside that band, or try another model or pairwise comparison"
+            )
     rho = spearman(judged, human)
     if pairs and math.isnan(rho):
         warnings.append("Spearman is undefined: the scores or the labels are all equal")
@@ -141,6 +157,7 @@ def calibrate(
         bin_edges=[round(float(e), 3) for e in edges],
         top_value_share=top_share,
         warnings=warnings,
+        band=band,
     )
 
 
@@ -153,6 +170,7 @@ def describe(result: Calibration) -> list[str]:
         f"accuracy (score >= {result.threshold:g} means good): {fmt(result.accuracy)}",
         f"Cohen's kappa: {fmt(result.kappa)}",
         f"Spearman (score vs label): {fmt(result.spearman)}",
+        *([f"scores 5th-95th percentile: {result.band[0]:.3f}-{result.band[1]:.3f}"] if result.band else []),
         "score histogram:",
     ]
     peak = max(result.histogram) if result.histogram else 0
