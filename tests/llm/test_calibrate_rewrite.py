@@ -55,8 +55,8 @@ def test_scores_in_a_narrow_band_raise_a_warning_even_when_no_value_repeats() ->
     result = calibrate(labels, narrow)
     assert result.top_value_share < 0.1
     assert result.band is not None and result.band[1] - result.band[0] < 0.1
-    assert any(w.startswith("narrow scores: 90% of scores lie between 0.62") for w in result.warnings)
-    assert result.to_json()["band_5_95"] == [round(result.band[0], 4), round(result.band[1], 4)]
+    assert any(w.startswith("narrow scores: half of the scores lie between 0.6") for w in result.warnings)
+    assert result.to_json()["band_25_75"] == [round(result.band[0], 4), round(result.band[1], 4)]
     spread = [0.05 + 0.08 * i for i in range(12)]
     assert not any("narrow" in w for w in calibrate(labels, spread).warnings)
 

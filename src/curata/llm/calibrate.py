@@ -24,7 +24,7 @@ NEGATIVE = frozenset(
     {"false", "0", "no", "drop", "dropped", "bad", "undesirable", "reject", "rejected", "discard"}
 )
 COLLAPSE_SHARE = 0.8
-# Scores whose middle 90% span less than this are a narrow band: a judge scoring by digit
+# Scores whose middle half spans less than this are a narrow band: a judge scoring by digit
 # probabilities (a local model) rarely repeats one value exactly, yet may barely separate records.
 NARROW_BAND = 0.1
 
@@ -83,7 +83,7 @@ class Calibration:
     bin_edges: list[float]
     top_value_share: float
     warnings: list[str] = field(default_factory=list)
-    # The 5th and 95th percentiles of the scores (None when nothing was scored).
+    # The 25th and 75th percentiles of the scores (None when nothing was scored).
     band: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -101,7 +101,7 @@ class Calibration:
             "histogram": self.histogram,
             "bin_edges": self.bin_edges,
             "top_value_share": round(self.top_value_share, 4),
-            "band_5_95": None if self.band is None else [round(v, 4) for v in self.band],
+            "band_25_75": None if self.band is None else [round(v, 4) for v in self.band],
             "warnings": self.warnings,
         }
 
@@ -134,11 +134,11 @@ def calibrate(
         )
     band = None
     if judged:
-        low, high = (float(v) for v in np.percentile(np.asarray(judged, dtype=np.float64), [5, 95]))
+        low, high = (float(v) for v in np.percentile(np.asarray(judged, dtype=np.float64), [25, 75]))
         band = (low, high)
         if top_share <= COLLAPSE_SHARE and len(judged) >= 5 and high - low < NARROW_BAND:
             warnings.append(
-                f"narrow scores: 90% of scores lie between {low:.3f} and {high:.3f}; a fixed "
+                f"narrow scores: half of the scores lie between {low:.3f} and {high:.3f}; a fixed "
                 f"threshold ({threshold:g}) separates little. Rank by the score, choose a threshold "
                 "inside that band, or try another model or pairwise comparison"
             )
@@ -170,7 +170,7 @@ def describe(result: Calibration) -> list[str]:
         f"accuracy (score >= {result.threshold:g} means good): {fmt(result.accuracy)}",
         f"Cohen's kappa: {fmt(result.kappa)}",
         f"Spearman (score vs label): {fmt(result.spearman)}",
-        *([f"scores 5th-95th percentile: {result.band[0]:.3f}-{result.band[1]:.3f}"] if result.band else []),
+        *([f"scores 25th-75th percentile: {result.band[0]:.3f}-{result.band[1]:.3f}"] if result.band else []),
         "score histogram:",
     ]
     peak = max(result.histogram) if result.histogram else 0
