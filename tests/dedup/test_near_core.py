@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curata.dedup import candidates, near
+from curata.dedup import candidates, lsh, minhash, near
 from curata.dedup.lsh import bucket_pairs, merge_sorted_unique, unique_pairs
 from curata.dedup.near import NearDedupParams, find_near_duplicates, sketch
 from curata.dedup.shingles import Shingles, shingle_texts
@@ -160,6 +160,9 @@ def test_results_are_identical_across_runs_batchings_and_memory_maps(tmp_path: P
     first = run(texts, params, batch=500)
     second = run(texts, params, batch=333)
     monkeypatch.setattr(near, "MEMMAP_BYTES", 0)
+    # Memory-mapped signatures read and released a few rows at a time.
+    monkeypatch.setattr(lsh, "MAPPED_ROWS", 300)
+    monkeypatch.setattr(minhash, "RELEASE_CHUNKS", 1)
     sk = sketch([shingles_of(texts)], len(texts), params, tmp_path / "scratch")
     assert isinstance(sk.signatures, np.memmap)
     third = find_near_duplicates(sk, params)

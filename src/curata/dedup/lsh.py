@@ -13,12 +13,15 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from curata.dedup.memmaps import release
 from curata.dedup.shingles import SHINGLE_PRIME, mix64
 from curata.dedup.verify import sorted_unique
 
 U64 = np.uint64
 # Raw candidate pairs gathered before they are deduplicated and merged (128 MiB of codes).
 FLUSH_PAIRS = 1 << 24
+# Signature rows read at once from a memory-mapped matrix (128 MiB at 128 slots).
+MAPPED_ROWS = 1 << 18
 
 
 def band_hashes(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
@@ -67,8 +70,22 @@ def candidate_pairs(
     """Candidate pairs per band (they repeat across bands; the caller deduplicates)."""
     members = np.flatnonzero(valid).astype(np.int64)
     for band in range(bands):
-        left, right = bucket_pairs(band_hashes(sig, band, rows)[members], members, window)
+        left, right = bucket_pairs(mapped_band_hashes(sig, band, rows)[members], members, window)
         yield left, right
+
+
+def mapped_band_hashes(sig: np.ndarray, band: int, rows: int, chunk: int | None = None) -> np.ndarray:
+    """`band_hashes` read `chunk` rows at a time when the signatures are a memory map, releasing
+    each chunk's pages: a band's columns sit in every page of the file, and 42 bands would keep
+    the whole matrix (2.5 GB at 5M records) resident in the process."""
+    chunk = chunk or MAPPED_ROWS
+    if not isinstance(sig, np.memmap) or len(sig) <= chunk:
+        return band_hashes(sig, band, rows)
+    out = np.empty(len(sig), dtype=U64)
+    for start in range(0, len(sig), chunk):
+        out[start : start + chunk] = band_hashes(sig[start : start + chunk], band, rows)
+        release(sig)
+    return out
 
 
 def unique_pairs(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from curata.dedup.memmaps import release
 from curata.dedup.shingles import Shingles, mix64
 
 U64 = np.uint64
@@ -20,6 +21,8 @@ EMPTY = np.uint32(0xFFFFFFFF)
 BLOCK_SHINGLES = 4096
 # Densification probe rounds: a record with a fifth of its bins filled misses all with p < 1e-9.
 PROBES = 96
+# Pair chunks of `estimated_jaccard` between releases of a memory-mapped signature matrix.
+RELEASE_CHUNKS = 16
 
 
 def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +115,9 @@ def densify(sig: np.ndarray, present: np.ndarray, seed: int) -> None:
 def estimated_jaccard(sig: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """The share of equal signature slots of each pair: an unbiased Jaccard estimate."""
     out = np.empty(len(left), dtype=np.float32)
-    for s in range(0, len(left), chunk):
+    for number, s in enumerate(range(0, len(left), chunk)):
         eq = sig[left[s : s + chunk]] == sig[right[s : s + chunk]]
         out[s : s + chunk] = eq.mean(axis=1)
+        if number % RELEASE_CHUNKS == RELEASE_CHUNKS - 1:
+            release(sig)  # random rows: each maps its page and the pages around it
     return out

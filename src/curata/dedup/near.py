@@ -19,6 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from curata.dedup.candidates import ordered_candidates
+from curata.dedup.lsh import MAPPED_ROWS
 from curata.dedup.memmaps import release
 from curata.dedup.minhash import oph_signatures, permutations, signatures
 from curata.dedup.shingles import ShingleKind, Shingles
@@ -190,6 +191,8 @@ def sketch(
             else:
                 sig[start:stop] = signatures(shingles, a, b)
             store.add(shingles)
+            if stop // MAPPED_ROWS != start // MAPPED_ROWS:
+                release(sig)  # written pages go to the file, not the process's memory
             start = stop
     store.close()
     release(sig)
