@@ -41,11 +41,24 @@ LEADING_NOISE = re.compile(
 )
 
 
+# The same rules without IGNORECASE, for lower-cased ASCII text: about twice as fast (Python's
+# case-insensitive matching is the slow part), and equal there, since case folding only differs
+# from `lower()` on non-ASCII letters (the long s, the Kelvin sign), which take the rules above.
+ASCII_RULES = tuple((name, re.compile(pattern.pattern)) for name, pattern in TASK_RULES)
+ASCII_NOISE = re.compile(LEADING_NOISE.pattern)
+
+
 def task_type(instruction: str) -> str:
     text = instruction.strip()
-    head = LEADING_NOISE.sub("", text[:300].lower()).strip()
-    for name, pattern in TASK_RULES:
-        target = text[:2000] if name in ("code", "math") else head
-        if pattern.search(target):
+    if text[:2000].isascii():
+        lowered = text[:2000].lower()
+        return first_rule(ASCII_RULES, lowered, ASCII_NOISE.sub("", lowered[:300]).strip())
+    return first_rule(TASK_RULES, text[:2000], LEADING_NOISE.sub("", text[:300].lower()).strip())
+
+
+def first_rule(rules: tuple[tuple[str, re.Pattern[str]], ...], text: str, head: str) -> str:
+    """The first rule matching: code and math anywhere in `text`, the others at its `head`."""
+    for name, pattern in rules:
+        if pattern.search(text if name in ("code", "math") else head):
             return name
     return "other"
