@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -125,13 +126,9 @@ def summaries_by_stage(runs: Sequence[StageRun]) -> dict[str, Any]:
     for run in runs:
         if not run.summary:
             continue
-        name = run.name
-        if name in out:
-            key = run.summary.get("key")
-            name = f"{run.name}:{key}" if isinstance(key, str) and f"{run.name}:{key}" not in out else name
-            count = 2
-            while name in out:
-                name = f"{run.name}#{count}"
-                count += 1
+        key = run.summary.get("key")
+        by_key = [f"{run.name}:{key}"] if isinstance(key, str) else []
+        numbered = (f"{run.name}#{n}" for n in itertools.count(2))
+        name = next(c for c in itertools.chain([run.name], by_key, numbered) if c not in out)
         out[name] = run.summary
     return out

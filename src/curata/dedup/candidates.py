@@ -20,15 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from curata.dedup.lsh import candidate_pairs, unique_pairs
+from curata.dedup.lsh import candidate_pairs, unique_codes
 from curata.dedup.memmaps import release
 from curata.dedup.minhash import estimated_jaccard
 from curata.dedup.verify import sorted_unique
 
 # Raw pairs per low-row range on disk (256 MiB of codes): what one range costs in memory.
 RANGE_PAIRS = 1 << 25
-# Range numbers are int16 (numpy sorts those by radix).
-MAX_RANGES = 1 << 15 - 1
+# Range numbers are int16 (numpy sorts those by radix); at most 2**14 of them.
+MAX_RANGES = 1 << 14
 Pairs = tuple[np.ndarray, np.ndarray]
 
 
@@ -151,10 +151,9 @@ def distinct_by_range(
     pair_parts: Iterable[Pairs], n: int, ranges: int, folder: Path | None
 ) -> Iterator[np.ndarray]:
     """The distinct pair codes, sorted, one low-row range at a time (all at once when `ranges`
-    is 1: the raw pairs are then deduplicated as they arrive, see `unique_pairs`)."""
+    is 1: the raw pairs are then deduplicated as they arrive, see `unique_codes`)."""
     if ranges == 1 or folder is None:
-        left, right = unique_pairs(iter(pair_parts), n)
-        yield left * n + right
+        yield unique_codes(iter(pair_parts), n)
         return
     spill = CodeFiles(folder / "ranges")
     for left, right in pair_parts:

@@ -88,10 +88,11 @@ def mapped_band_hashes(sig: np.ndarray, band: int, rows: int, chunk: int | None 
     return out
 
 
-def unique_pairs(
+def unique_codes(
     pair_parts: Iterator[tuple[np.ndarray, np.ndarray]], n: int, flush: int = FLUSH_PAIRS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (low, high) pairs over all parts, sorted, packed as one int64 code per pair.
+) -> np.ndarray:
+    """Distinct (low, high) pairs over all parts, sorted, packed as one int64 code per pair
+    (`low * n + high`).
 
     The same pair comes back from many bands, so the parts are deduplicated as they arrive
     (every `flush` pairs) and merged into the distinct pairs so far: memory follows the distinct
@@ -109,7 +110,7 @@ def unique_pairs(
             pending, waiting = [], 0
     if pending:
         merged = merge_sorted_unique(merged, sorted_unique(np.concatenate(pending)))
-    return merged // n, merged % n
+    return merged
 
 
 def merge_sorted_unique(a: np.ndarray, b: np.ndarray) -> np.ndarray:
